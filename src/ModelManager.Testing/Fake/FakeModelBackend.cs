@@ -1,0 +1,108 @@
+namespace ModelManager;
+
+/// <summary>Type <c>fake</c>: models that hold real native memory, load with a delay or fail on demand, and generate deterministic text.</summary>
+/// <remarks>
+/// Thread-safe. Reads <c>parameters.size_mb</c> (estimate and allocation), <c>parameters.actual_size_mb</c> (allocate a different
+/// amount than estimated), <c>parameters.load_delay_ms</c>, <c>parameters.fail_load</c>, <c>parameters.token_delay_ms</c> and
+/// <c>parameters.vocabulary</c>. Counts use after unload and frees during a call, so tests can assert the manager never does either.
+/// </remarks>
+public sealed class FakeModelBackend : IModelBackend
+{
+    private int _liveInstances;
+    private int _loads;
+    private int _useAfterUnload;
+    private int _freedWhileInUse;
+    private long _liveBytes;
+
+    /// <inheritdoc />
+    public IReadOnlyList<string> Types { get; } = ["fake"];
+
+    /// <inheritdoc />
+    public IReadOnlyCollection<string> SettingKeys { get; } =
+    [
+        "parameters:size_mb", "parameters:actual_size_mb", "parameters:load_delay_ms", "parameters:fail_load",
+        "parameters:token_delay_ms", "parameters:fail_message",
+    ];
+
+    /// <summary>Instances loaded and not yet disposed.</summary>
+    public int LiveInstances => Volatile.Read(ref _liveInstances);
+
+    /// <summary>Native bytes held by live instances.</summary>
+    public long LiveBytes => Interlocked.Read(ref _liveBytes);
+
+    /// <summary>Successful loads since creation.</summary>
+    public int Loads => Volatile.Read(ref _loads);
+
+    /// <summary>Calls that touched an instance after it was disposed; the manager must keep this at 0.</summary>
+    public int UseAfterUnloadCount => Volatile.Read(ref _useAfterUnload);
+
+    /// <summary>Instances disposed while a call was still running on them; the manager must keep this at 0.</summary>
+    public int FreedWhileInUseCount => Volatile.Read(ref _freedWhileInUse);
+
+    /// <inheritdoc />
+    public void Validate(ModelDescriptor model, ModelValidationContext context)
+    {
+        if (model.GetDouble("parameters:size_mb") is { } size && (size < 0 || size > 1024 * 1024))
+        {
+            context.AddError(model, "parameters:size_mb", $"must be between 0 and 1048576, got {size}");
+        }
+
+        if (model.GetDouble("parameters:actual_size_mb") is < 0)
+        {
+            context.AddError(model, "parameters:actual_size_mb", "must be 0 or more");
+        }
+
+        if (model.GetInt32("parameters:load_delay_ms") is < 0)
+        {
+            context.AddError(model, "parameters:load_delay_ms", "must be 0 or more");
+        }
+
+        if (model.GetInt32("parameters:token_delay_ms") is < 0)
+        {
+            context.AddError(model, "parameters:token_delay_ms", "must be 0 or more");
+        }
+
+        _ = model.GetBoolean("parameters:fail_load");
+    }
+
+    /// <inheritdoc />
+    public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(SizeBytes(model, "parameters:size_mb"));
+
+    /// <inheritdoc />
+    public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
+    {
+        progress?.Report(0);
+        if (model.GetInt32("parameters:load_delay_ms") is > 0 and var delay)
+        {
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (model.GetBoolean("parameters:fail_load") == true)
+        {
+            throw new InvalidOperationException(model.GetSetting("parameters:fail_message") ?? $"fake load failure of '{model.Name}' (parameters.fail_load is true)");
+        }
+
+        var bytes = model.GetSetting("parameters:actual_size_mb") is not null ? SizeBytes(model, "parameters:actual_size_mb") : SizeBytes(model, "parameters:size_mb");
+        var instance = new FakeModelInstance(this, model, bytes);
+        Interlocked.Increment(ref _loads);
+        Interlocked.Increment(ref _liveInstances);
+        Interlocked.Add(ref _liveBytes, bytes);
+        progress?.Report(1);
+        return instance;
+    }
+
+    internal void OnDisposed(long bytes, bool inUse)
+    {
+        Interlocked.Decrement(ref _liveInstances);
+        Interlocked.Add(ref _liveBytes, -bytes);
+        if (inUse)
+        {
+            Interlocked.Increment(ref _freedWhileInUse);
+        }
+    }
+
+    internal void OnUseAfterUnload() => Interlocked.Increment(ref _useAfterUnload);
+
+    private static long SizeBytes(ModelDescriptor model, string key) => (long)((model.GetDouble(key) ?? 0) * 1024 * 1024);
+}

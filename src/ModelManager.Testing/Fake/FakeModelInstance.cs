@@ -1,0 +1,169 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Text;
+using Microsoft.Extensions.AI;
+
+namespace ModelManager;
+
+/// <summary>A loaded fake model: a block of touched native memory and a deterministic word generator.</summary>
+internal sealed unsafe class FakeModelInstance : IModelInstance
+{
+    private static readonly string[] Words =
+    [
+        "the", "model", "manager", "keeps", "memory", "inside", "its", "budget", "and", "shares", "one", "copy",
+        "between", "agents", "while", "leases", "pin", "what", "is", "in", "use", "so", "nothing", "frees", "early",
+    ];
+
+    private readonly FakeModelBackend _backend;
+    private readonly ModelDescriptor _model;
+    private readonly long _bytes;
+    private byte* _memory;
+    private int _activeCalls;
+    private int _disposed;
+
+    public FakeModelInstance(FakeModelBackend backend, ModelDescriptor model, long bytes)
+    {
+        _backend = backend;
+        _model = model;
+        _bytes = bytes;
+        if (bytes > 0)
+        {
+            _memory = (byte*)NativeMemory.Alloc((nuint)bytes);
+            for (long i = 0; i < bytes; i += 4096)
+            {
+                _memory[i] = 1; // touch every page so the process's resident memory really grows
+            }
+        }
+    }
+
+    public long MemoryBytes => _bytes;
+
+    public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
+        RunAsync(prompt, options, cancellationToken);
+
+    public IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        var prompt = new StringBuilder();
+        foreach (var m in messages)
+        {
+            prompt.Append(m.Role.Value).Append(": ").Append(m.Text).Append('\n');
+        }
+
+        prompt.Append("assistant:");
+        return RunAsync(prompt.ToString(), options, cancellationToken);
+    }
+
+    /// <summary>The text <paramref name="prompt"/> produces on model <paramref name="modelName"/>, for tests to compare against.</summary>
+    internal static string Expected(string modelName, string prompt, int maxTokens)
+    {
+        var seed = Seed(modelName, prompt);
+        var text = new StringBuilder();
+        for (var i = 0; i < maxTokens; i++)
+        {
+            text.Append(Token(seed, i));
+        }
+
+        return text.ToString();
+    }
+
+    private async IAsyncEnumerable<string> RunAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var seed = Seed(_model.Name, prompt);
+        var max = options.MaxTokens ?? 16;
+        var delay = _model.GetInt32("parameters:token_delay_ms") ?? 0;
+        var stops = options.StopSequences;
+        var produced = new StringBuilder();
+        Interlocked.Increment(ref _activeCalls);
+        try
+        {
+            for (var i = 0; i < max; i++)
+            {
+                if (delay > 0)
+                {
+                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    await Task.Yield();
+                }
+
+                cancellationToken.ThrowIfCancellationRequested();
+                Touch();
+                var token = Token(seed, i);
+                if (stops is { Count: > 0 })
+                {
+                    produced.Append(token);
+                    var text = produced.ToString();
+                    var cut = stops.Select(s => text.IndexOf(s, StringComparison.Ordinal)).Where(ix => ix >= 0).DefaultIfEmpty(-1).Min();
+                    if (cut >= 0)
+                    {
+                        var emitted = text.Length - token.Length;
+                        if (cut > emitted)
+                        {
+                            yield return text[emitted..cut];
+                        }
+
+                        yield break;
+                    }
+                }
+
+                yield return token;
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeCalls);
+        }
+    }
+
+    private void Touch()
+    {
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            _backend.OnUseAfterUnload();
+            throw new InvalidOperationException($"Fake model '{_model.Name}' was used after it was unloaded.");
+        }
+
+        if (_memory is not null)
+        {
+            _ = Volatile.Read(ref _memory[0]);
+        }
+    }
+
+    private static ulong Seed(string model, string prompt)
+    {
+        ulong h = 14695981039346656037;
+        foreach (var c in model + "\u0000" + prompt)
+        {
+            h = (h ^ c) * 1099511628211;
+        }
+
+        return h;
+    }
+
+    private static string Token(ulong seed, int i)
+    {
+        var x = seed + (ulong)i * 0x9E3779B97F4A7C15;
+        x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9;
+        x = (x ^ (x >> 27)) * 0x94D049BB133111EB;
+        x ^= x >> 31;
+        return " " + Words[(int)(x % (ulong)Words.Length)];
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        _backend.OnDisposed(_bytes, Volatile.Read(ref _activeCalls) != 0);
+        if (_memory is not null)
+        {
+            NativeMemory.Free(_memory);
+            _memory = null;
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}

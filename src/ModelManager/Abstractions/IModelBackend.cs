@@ -1,0 +1,22 @@
+namespace ModelManager;
+
+/// <summary>Loads models of one or more <c>type</c> values; backends plug into the manager through DI.</summary>
+/// <remarks>Implementations must be thread-safe: the manager estimates and loads different models concurrently.</remarks>
+public interface IModelBackend
+{
+    /// <summary>The config <c>type</c> values this backend serves, lower case; the first is its canonical name.</summary>
+    IReadOnlyList<string> Types { get; }
+
+    /// <summary>Model-level keys this backend reads beyond the common ones (<c>gpu_layers</c>, <c>parameters:size_mb</c>); others are reported as unknown.</summary>
+    IReadOnlyCollection<string> SettingKeys { get; }
+
+    /// <summary>Checks a model's backend-specific settings at start-up, reporting each problem to <paramref name="context"/>.</summary>
+    void Validate(ModelDescriptor model, ModelValidationContext context);
+
+    /// <summary>Estimates the bytes the model will hold once loaded, without loading it.</summary>
+    /// <exception cref="ModelFormatException">The model's files are malformed.</exception>
+    ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken);
+
+    /// <summary>Loads the model; the returned instance is owned by the manager, which disposes it.</summary>
+    Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken);
+}

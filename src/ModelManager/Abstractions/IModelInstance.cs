@@ -1,0 +1,20 @@
+using Microsoft.Extensions.AI;
+
+namespace ModelManager;
+
+/// <summary>One loaded model, produced by a backend and owned by the manager.</summary>
+/// <remarks>
+/// Generation methods are called concurrently by many leases; the manager never calls <see cref="IAsyncDisposable.DisposeAsync"/>
+/// while a call is in flight. Options arrive with the model's defaults already applied.
+/// </remarks>
+public interface IModelInstance : IAsyncDisposable
+{
+    /// <summary>The bytes the model holds now, measured or computed by the backend after loading.</summary>
+    long MemoryBytes { get; }
+
+    /// <summary>Generates a completion of a raw prompt, one text piece at a time.</summary>
+    IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken);
+
+    /// <summary>Generates the assistant's reply to a conversation, applying the model's chat template.</summary>
+    IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken);
+}

@@ -1,0 +1,55 @@
+namespace ModelManager;
+
+/// <summary>The application's one place to load, share and retire language models within a memory budget.</summary>
+/// <remarks>
+/// Thread-safe singleton. The manager owns every loaded model; leases pin models, handles do not. Disposing the manager
+/// unloads everything; calls after that throw <see cref="ObjectDisposedException"/>.
+/// </remarks>
+public interface IModelManager : IAsyncDisposable, IDisposable
+{
+    /// <summary>Returns a handle to a model without loading it; each call on the handle loads the model if needed.</summary>
+    /// <exception cref="ModelNotFoundException">No model has that name.</exception>
+    ILanguageModel GetModel(string name);
+
+    /// <summary>Returns a handle to a model once it (or a fallback) is loaded.</summary>
+    Task<ILanguageModel> GetModelAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns a handle for an agent: its configured model and fallbacks, else <c>default_model</c>.</summary>
+    /// <exception cref="ModelNotFoundException">The agent is not configured and there is no default model.</exception>
+    ILanguageModel GetAgentModel(string agentName);
+
+    /// <summary>Loads a model (or a fallback) and pins it until the lease is disposed.</summary>
+    Task<ModelLease> AcquireAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Loads exactly the named model (no fallbacks), evicting others if needed.</summary>
+    Task LoadModelAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Unloads a model once its leases drain; with <paramref name="force"/> its in-flight calls are cancelled first.</summary>
+    /// <returns>True if the model was loaded and is now unloaded.</returns>
+    Task<bool> UnloadModelAsync(string name, bool force = false, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns the budget and what each model holds.</summary>
+    MemoryUsage GetMemoryUsage();
+
+    /// <summary>Changes the budget; lowering it evicts idle models at once, least important first, until the rest fits.</summary>
+    void SetMemoryLimit(long megabytes);
+
+    /// <summary>Returns a snapshot of every configured model's counters.</summary>
+    IReadOnlyDictionary<string, ModelStats> GetModelStats();
+
+    /// <summary>Returns the configured models.</summary>
+    IReadOnlyList<ModelDescriptor> GetModels();
+
+    /// <summary>Calls <paramref name="callback"/> with the model name whenever an event of <paramref name="kind"/> happens; dispose the result to stop.</summary>
+    /// <remarks>Callbacks run synchronously on the thread that caused the event, outside the manager's locks; exceptions are logged and ignored.</remarks>
+    IDisposable RegisterCallback(ModelEventKind kind, Action<string> callback);
+
+    /// <summary>Raised for every model event; handler exceptions are logged and ignored.</summary>
+    event EventHandler<ModelEventArgs>? ModelEvent;
+
+    /// <summary>Raised as loads progress (0 to 1), for progress bars; handler exceptions are ignored.</summary>
+    event EventHandler<ModelLoadProgress>? LoadProgress;
+
+    /// <summary>Stops the manager: waits for in-flight calls until <paramref name="cancellationToken"/> fires, then cancels them, and unloads every model.</summary>
+    Task ShutdownAsync(CancellationToken cancellationToken = default);
+}

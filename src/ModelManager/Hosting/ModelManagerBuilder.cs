@@ -1,0 +1,25 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace ModelManager;
+
+/// <summary>Returned by <c>AddModelManager</c>; backends extend it (<c>.AddLlamaSharp()</c>, <c>.AddFakeBackend()</c>).</summary>
+public sealed class ModelManagerBuilder
+{
+    internal ModelManagerBuilder(IServiceCollection services)
+    {
+        Services = services;
+    }
+
+    /// <summary>The service collection the manager is registered in.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>Registers a backend as a singleton; registering the same backend type twice has no effect.</summary>
+    public ModelManagerBuilder AddBackend<TBackend>()
+        where TBackend : class, IModelBackend
+    {
+        Services.TryAddSingleton<TBackend>();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IModelBackend, TBackend>(sp => sp.GetRequiredService<TBackend>()));
+        return this;
+    }
+}

@@ -1,0 +1,63 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using ModelManager;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the model manager in a service collection.</summary>
+public static class ModelManagerServiceCollectionExtensions
+{
+    /// <summary>Adds the manager configured from the <c>ModelManager</c> section of the app's configuration.</summary>
+    public static ModelManagerBuilder AddModelManager(this IServiceCollection services) =>
+        services.AddModelManagerCore(new ModelManagerConfigurationSource(null, null, null));
+
+    /// <summary>Adds the manager configured from a <c>config.json</c> file; relative model paths resolve against its folder.</summary>
+    public static ModelManagerBuilder AddModelManager(this IServiceCollection services, string configPath)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(configPath);
+        return services.AddModelManagerCore(new ModelManagerConfigurationSource(configPath, null, null));
+    }
+
+    /// <summary>Adds the manager configured from a configuration section holding the <c>config.json</c> schema.</summary>
+    public static ModelManagerBuilder AddModelManager(this IServiceCollection services, IConfiguration section)
+    {
+        ArgumentNullException.ThrowIfNull(section);
+        return services.AddModelManagerCore(new ModelManagerConfigurationSource(null, section, null));
+    }
+
+    /// <summary>Adds the manager configured in code.</summary>
+    public static ModelManagerBuilder AddModelManager(this IServiceCollection services, Action<ModelManagerOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return services.AddModelManagerCore(new ModelManagerConfigurationSource(null, null, configure));
+    }
+
+    private static ModelManagerBuilder AddModelManagerCore(this IServiceCollection services, ModelManagerConfigurationSource source)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions();
+        services.RemoveAll<ModelManagerConfigurationSource>();
+        services.AddSingleton(source);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ModelManagerOptions>, ModelManagerConfigureOptions>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IModelManager>(sp => new DefaultModelManager(
+            sp.GetRequiredService<IOptions<ModelManagerOptions>>().Value,
+            sp.GetServices<IModelBackend>(),
+            sp.GetService<TimeProvider>(),
+            sp.GetService<ILoggerFactory>()));
+        services.TryAddKeyedSingleton<ILanguageModel>(KeyedService.AnyKey, static (sp, key) =>
+        {
+            var name = key as string ?? throw new ArgumentException($"Model keys are strings; got {key?.GetType().Name ?? "null"}.", nameof(key));
+            var manager = sp.GetRequiredService<IModelManager>();
+            return manager is DefaultModelManager d ? d.ResolveKeyed(name) : manager.GetAgentModel(name);
+        });
+        services.TryAddKeyedSingleton<IChatClient>(KeyedService.AnyKey, static (sp, key) =>
+            sp.GetRequiredKeyedService<ILanguageModel>(key).AsChatClient());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelManagerHostedService>());
+        return new ModelManagerBuilder(services);
+    }
+}

@@ -1,0 +1,49 @@
+using static ModelManager.Tests.TestManagers;
+
+namespace ModelManager.Tests;
+
+public sealed class ShutdownTests
+{
+    [Fact]
+    public async Task Shutdown_DrainsInFlightCalls_ThenUnloads_AndLateCallsThrow()
+    {
+        var (m, backend) = FromJson(Config(100, Fake("a", 10, parameters: "\"token_delay_ms\": 5, \"max_tokens\": 20")));
+        var running = m.GetModel("a").GenerateAsync("finish me");
+        await Task.Delay(30);
+
+        await m.ShutdownAsync();
+
+        Assert.Equal(FakeModelInstance.Expected("a", "finish me", 20), await running);
+        Assert.Equal(0, backend.LiveInstances);
+        await m.ShutdownAsync(); // a second call is harmless
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => m.GetModel("a").GenerateAsync("late"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => m.LoadModelAsync("a"));
+        Assert.Throws<ObjectDisposedException>(() => m.SetMemoryLimit(10));
+    }
+
+    [Fact]
+    public async Task Shutdown_GracePeriodOver_CancelsCalls()
+    {
+        var (m, backend) = FromJson(Config(100, Fake("a", 10, parameters: "\"token_delay_ms\": 20, \"max_tokens\": 100000")));
+        var running = m.GetModel("a").GenerateAsync("never ends");
+        await Task.Delay(50);
+        using var grace = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
+
+        await m.ShutdownAsync(grace.Token).WaitAsync(TimeSpan.FromSeconds(10));
+
+        await Assert.ThrowsAsync<ModelUnloadedException>(() => running);
+        Assert.Equal(0, backend.LiveInstances);
+        Assert.Equal(0, backend.FreedWhileInUseCount);
+    }
+
+    [Fact]
+    public async Task Dispose_UnloadsEverything()
+    {
+        var (m, backend) = FromJson(Config(100, Fake("a", 10), Fake("b", 10)));
+        await m.LoadModelAsync("a");
+        await m.LoadModelAsync("b");
+        m.Dispose();
+        Assert.Equal(0, backend.LiveInstances);
+        Assert.Equal(0, m.GetMemoryUsage().TotalBytes);
+    }
+}

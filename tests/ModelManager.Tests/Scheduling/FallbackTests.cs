@@ -1,0 +1,81 @@
+using static ModelManager.Tests.TestManagers;
+
+namespace ModelManager.Tests;
+
+public sealed class FallbackTests
+{
+    [Fact]
+    public async Task FailingModel_FallsBackInOrder_AndRaisesFallbackUsed()
+    {
+        var (m, _) = FromJson(Config(100,
+            Fake("primary", 10, parameters: "\"fail_load\": true", extra: "\"fallbacks\": [\"broken\", \"backup\"]"),
+            Fake("broken", 10, parameters: "\"fail_load\": true"),
+            Fake("backup", 10)));
+        var fallback = Next(m, ModelEventKind.FallbackUsed, "primary");
+
+        var text = await m.GetModel("primary").GenerateAsync("hi");
+
+        Assert.Equal(FakeModelInstance.Expected("backup", "hi", 16), text);
+        var e = await fallback;
+        Assert.Equal("backup", e.Detail);
+        Assert.IsAssignableFrom<ModelLoadException>(e.Exception);
+        var stats = m.GetModelStats();
+        Assert.Equal(1, stats["primary"].FallbackCount);
+        Assert.Equal(1, stats["primary"].FailureCount);
+        Assert.Equal(1, stats["broken"].FailureCount);
+        Assert.Equal(ModelState.Ready, stats["backup"].State);
+    }
+
+    [Fact]
+    public async Task ModelThatCannotFit_FallsBackAtOnce_WithoutWaiting()
+    {
+        var (m, _) = FromJson(Config(100,
+            Fake("held", 70, priority: 1),
+            Fake("big", 50, priority: 3, extra: "\"fallbacks\": [\"small\"]"),
+            Fake("small", 20)).Replace("\"load_wait_timeout\": 1", "\"load_wait_timeout\": 60", StringComparison.Ordinal));
+        await using var lease = await m.AcquireAsync("held");
+
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        await using var got = await m.AcquireAsync("big");
+
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(30), $"fell back after {sw.Elapsed}");
+        Assert.Equal("small", got.ModelName);
+        Assert.True(got.IsFallback);
+        Assert.Equal("big", got.RequestedName);
+    }
+
+    [Fact]
+    public async Task AgentFallbacks_OverrideTheModelsOwn()
+    {
+        var json = """
+            { "max_memory_mb": 100, "models": [
+                { "name": "main", "type": "fake", "parameters": { "fail_load": true }, "fallbacks": [ "model-fb" ] },
+                { "name": "model-fb", "type": "fake" }, { "name": "agent-fb", "type": "fake" } ],
+              "agents": { "Coder": { "model": "main", "fallbacks": [ "agent-fb" ] }, "Plain": { "model": "main" } } }
+            """;
+        var (m, _) = FromJson(json);
+        Assert.Equal(FakeModelInstance.Expected("agent-fb", "q", 16), await m.GetAgentModel("Coder").GenerateAsync("q"));
+        Assert.Equal(FakeModelInstance.Expected("model-fb", "q", 16), await m.GetAgentModel("Plain").GenerateAsync("q"));
+    }
+
+    [Fact]
+    public async Task AllCandidatesFail_ThrowsOneErrorNamingEach()
+    {
+        var (m, _) = FromJson(Config(100,
+            Fake("a", 10, parameters: "\"fail_load\": true", extra: "\"fallbacks\": [\"b\"]"),
+            Fake("b", 10, parameters: "\"fail_load\": true")));
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => m.GetModelAsync("a"));
+        Assert.Equal("a", e.ModelName);
+        Assert.Contains("fake load failure of 'a'", e.Message, StringComparison.Ordinal);
+        Assert.Contains("fake load failure of 'b'", e.Message, StringComparison.Ordinal);
+        Assert.Equal(2, Assert.IsType<AggregateException>(e.InnerException).InnerExceptions.Count);
+    }
+
+    [Fact]
+    public async Task LoadModelAsync_DoesNotFallBack()
+    {
+        var (m, _) = FromJson(Config(100, Fake("a", 10, parameters: "\"fail_load\": true", extra: "\"fallbacks\": [\"b\"]"), Fake("b", 10)));
+        await Assert.ThrowsAsync<ModelLoadException>(() => m.LoadModelAsync("a"));
+        Assert.Equal(ModelState.Unloaded, m.GetModelStats()["b"].State);
+    }
+}

@@ -1,0 +1,69 @@
+using static ModelManager.Tests.TestManagers;
+
+namespace ModelManager.Tests;
+
+public sealed class MemoryAccountingTests
+{
+    [Fact]
+    public async Task Load_ActualAboveEstimate_ChargesTheLarger_AndEvictsToStayWithinLimit()
+    {
+        var (m, _) = FromJson(Config(100,
+            Fake("idle", 30, priority: 5),
+            Fake("liar", 20, priority: 3, parameters: "\"actual_size_mb\": 50")));
+        await m.LoadModelAsync("idle");
+
+        await m.LoadModelAsync("liar");
+
+        var usage = m.GetMemoryUsage();
+        var liar = usage.Models["liar"];
+        Assert.Equal(20 * Mb, liar.EstimatedBytes);
+        Assert.Equal(50 * Mb, liar.ActualBytes);
+        Assert.Equal(50 * Mb, liar.ChargedBytes);
+        Assert.Equal(80 * Mb, usage.TotalBytes);
+
+        // A further 30 MB model now needs the idle one gone: the budget counts 50, not 20.
+        var (m2, _) = FromJson(Config(100, Fake("liar", 20, parameters: "\"actual_size_mb\": 90"), Fake("other", 30, priority: 5)));
+        await m2.LoadModelAsync("other");
+        await m2.LoadModelAsync("liar");
+        Assert.Equal(ModelState.Unloaded, m2.GetModelStats()["other"].State);
+        Assert.True(m2.GetMemoryUsage().TotalBytes <= 100 * Mb);
+    }
+
+    [Fact]
+    public async Task Load_ActualBelowEstimate_ChargesTheEstimate()
+    {
+        var (m, _) = FromJson(Config(100, Fake("a", 40, parameters: "\"actual_size_mb\": 10")));
+        await m.LoadModelAsync("a");
+        var a = m.GetMemoryUsage().Models["a"];
+        Assert.Equal(40 * Mb, a.ChargedBytes);
+        Assert.Equal(10 * Mb, a.ActualBytes);
+        Assert.Equal(40.0, m.GetModelStats()["a"].MemoryUsageMb);
+    }
+
+    [Fact]
+    public async Task FakeModel_AllocatesRealResidentMemory()
+    {
+        var (m, backend) = FromJson(Config(1000, Fake("big", 200)));
+        var before = ResidentBytes();
+        await m.LoadModelAsync("big");
+        var after = ResidentBytes();
+        Assert.Equal(200 * Mb, backend.LiveBytes);
+        Assert.True(after - before > 150 * Mb, $"resident memory grew by {(after - before) / Mb} MB, expected about 200 MB");
+        await m.UnloadModelAsync("big");
+        Assert.Equal(0, backend.LiveBytes);
+    }
+
+    internal static long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        System.Diagnostics.Process.GetCurrentProcess().Refresh();
+        return System.Diagnostics.Process.GetCurrentProcess().WorkingSet64;
+    }
+}
