@@ -1,0 +1,320 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using LLama;
+using LLama.Abstractions;
+using LLama.Batched;
+using LLama.Native;
+using LLama.Sampling;
+using Microsoft.Extensions.Logging;
+
+namespace ModelManager;
+
+/// <summary>Decodes every concurrent request on one model together, one batch per step, on a single loop.</summary>
+/// <remarks>
+/// LLamaSharp serialises every decode behind a process-wide lock, so separate executors get slower, not faster; batching the
+/// requests' sequences into one decode is the only way concurrent callers gain throughput. The loop alone touches the
+/// executor and its context (neither is thread-safe); callers only enqueue requests and read their output channels.
+/// </remarks>
+internal sealed class BatchedGenerator : IAsyncDisposable
+{
+    private const int DefaultMaxTokens = 256;
+
+    private readonly string _modelName;
+    private readonly LLamaWeights _weights;
+    private readonly BatchedExecutor _executor;
+    private readonly int _parallel;
+    private readonly ILogger _logger;
+    private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Task _loop;
+
+    private BatchedGenerator(string modelName, LLamaWeights weights, BatchedExecutor executor, int contextPerSequence, int parallel, ILogger logger)
+    {
+        _modelName = modelName;
+        _weights = weights;
+        _executor = executor;
+        ContextPerSequence = contextPerSequence;
+        _parallel = parallel;
+        _logger = logger;
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Tokens one request may hold: prompt plus generated.</summary>
+    public int ContextPerSequence { get; }
+
+    public static BatchedGenerator Create(string modelName, LLamaWeights weights, IContextParams parameters, int contextPerSequence, int parallel, ILogger logger)
+    {
+        var executor = new BatchedExecutor(weights, parameters);
+        if (executor.Context.NativeHandle.IsInvalid)
+        {
+            // llama.cpp returns an invalid handle instead of failing when it cannot allocate the KV cache; using it would crash.
+            executor.Dispose();
+            throw new ModelLoadException(modelName,
+                $"llama.cpp could not create a context of {parameters.ContextSize} tokens for model '{modelName}' " +
+                $"(context_length {contextPerSequence} × parallel {parallel}); lower context_length or parallel.");
+        }
+
+        return new BatchedGenerator(modelName, weights, executor, contextPerSequence, parallel, logger);
+    }
+
+    public async IAsyncEnumerable<string> GenerateAsync(LLamaToken[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (prompt.Length == 0)
+        {
+            throw new ArgumentException($"The prompt for model '{_modelName}' is empty.", nameof(prompt));
+        }
+
+        if (prompt.Length >= ContextPerSequence)
+        {
+            throw new ArgumentException(
+                $"The prompt has {prompt.Length} tokens but model '{_modelName}' has a context of {ContextPerSequence} tokens per request (context_length); shorten the prompt or raise context_length.",
+                nameof(prompt));
+        }
+
+        var maxTokens = Math.Min(options.MaxTokens ?? DefaultMaxTokens, ContextPerSequence - prompt.Length);
+        using var request = new Request(prompt, options, maxTokens, cancellationToken);
+        if (!_queue.Writer.TryWrite(request))
+        {
+            throw new ObjectDisposedException(nameof(BatchedGenerator), $"Model '{_modelName}' has been unloaded.");
+        }
+
+        try
+        {
+            await foreach (var piece in request.Output.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // Buffered pieces must not outlive a cancellation (force-unload cancels between tokens).
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return piece;
+            }
+        }
+        finally
+        {
+            request.Abandon(); // the caller stopped reading: free its sequence at the next step
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        _executor.Dispose();
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        var active = new List<Active>();
+        try
+        {
+            while (true)
+            {
+                Admit(active);
+                for (var i = active.Count - 1; i >= 0; i--)
+                {
+                    if (active[i].Request.IsCancelled)
+                    {
+                        Finish(active, i, new OperationCanceledException(active[i].Request.Token));
+                    }
+                }
+
+                if (active.Count == 0)
+                {
+                    if (!await _queue.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
+                if (active.Exists(a => a.Conversation.RequiresInference))
+                {
+                    var result = await _executor.Infer(_stop.Token).ConfigureAwait(false);
+                    if (result != DecodeResult.Ok)
+                    {
+                        var error = new InvalidOperationException($"llama.cpp decode failed for model '{_modelName}': {result}.");
+                        for (var i = active.Count - 1; i >= 0; i--)
+                        {
+                            Finish(active, i, error);
+                        }
+
+                        continue;
+                    }
+                }
+
+                for (var i = active.Count - 1; i >= 0; i--)
+                {
+                    var a = active[i];
+                    if (a.Conversation.RequiresSampling)
+                    {
+                        Step(active, i);
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            LlamaLog.GeneratorFailed(_logger, _modelName, e);
+            for (var i = active.Count - 1; i >= 0; i--)
+            {
+                Finish(active, i, e);
+            }
+        }
+        finally
+        {
+            var gone = new ObjectDisposedException(nameof(BatchedGenerator), $"Model '{_modelName}' was unloaded.");
+            for (var i = active.Count - 1; i >= 0; i--)
+            {
+                Finish(active, i, gone);
+            }
+
+            while (_queue.Reader.TryRead(out var left))
+            {
+                left.Output.Writer.TryComplete(gone);
+            }
+        }
+    }
+
+    private void Admit(List<Active> active)
+    {
+        while (active.Count < _parallel && _queue.Reader.TryRead(out var request))
+        {
+            if (request.IsCancelled)
+            {
+                request.Output.Writer.TryComplete(new OperationCanceledException(request.Token));
+                continue;
+            }
+
+            Conversation? conversation = null;
+            try
+            {
+                conversation = _executor.Create();
+                conversation.Prompt(request.Prompt);
+                active.Add(new Active(request, conversation, CreatePipeline(request.Options), new StreamingTokenDecoder(_executor.Context),
+                    new StopSequenceFilter(request.Options.StopSequences)));
+            }
+            catch (Exception e)
+            {
+                conversation?.Dispose();
+                request.Output.Writer.TryComplete(e);
+            }
+        }
+    }
+
+    private void Step(List<Active> active, int index)
+    {
+        var a = active[index];
+        var token = a.Conversation.Sample(a.Pipeline, 0);
+        if (token.IsEndOfGeneration(_weights.Vocab))
+        {
+            Finish(active, index, null);
+            return;
+        }
+
+        a.Decoder.Add(token);
+        var emit = a.Filter.Push(a.Decoder.Read());
+        if (emit.Length > 0)
+        {
+            a.Request.Output.Writer.TryWrite(emit);
+        }
+
+        a.Generated++;
+        if (a.Filter.Stopped || a.Generated >= a.Request.MaxTokens)
+        {
+            Finish(active, index, null);
+            return;
+        }
+
+        a.Conversation.Prompt(token);
+    }
+
+    private static void Finish(List<Active> active, int index, Exception? error)
+    {
+        var a = active[index];
+        active.RemoveAt(index);
+        if (error is null)
+        {
+            var rest = a.Filter.Flush();
+            if (rest.Length > 0)
+            {
+                a.Request.Output.Writer.TryWrite(rest);
+            }
+        }
+
+        a.Request.Output.Writer.TryComplete(error);
+        a.Conversation.Dispose();
+        (a.Pipeline as IDisposable)?.Dispose();
+    }
+
+    private static ISamplingPipeline CreatePipeline(GenerationOptions options)
+    {
+        if (options.IsGreedy || options.Temperature is null && options.DoSample != true)
+        {
+            return new GreedySamplingPipeline();
+        }
+
+        return new DefaultSamplingPipeline
+        {
+            Temperature = (float)(options.Temperature ?? 0.8),
+            TopP = (float)(options.TopP ?? 0.95),
+            TopK = options.TopK ?? 40,
+            Seed = options.Seed is { } seed ? unchecked((uint)seed) : (uint)Random.Shared.Next(),
+        };
+    }
+
+    private sealed class Request(LLamaToken[] prompt, GenerationOptions options, int maxTokens, CancellationToken cancellationToken) : IDisposable
+    {
+        private readonly CancellationTokenSource _abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+
+        public LLamaToken[] Prompt { get; } = prompt;
+
+        public GenerationOptions Options { get; } = options;
+
+        public int MaxTokens { get; } = maxTokens;
+
+        public CancellationToken Token { get; } = cancellationToken;
+
+        public Channel<string> Output { get; } = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = true });
+
+        public bool IsCancelled => _abandon.IsCancellationRequested;
+
+        public void Abandon()
+        {
+            try
+            {
+                _abandon.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+        }
+
+        public void Dispose() => _abandon.Dispose();
+    }
+
+    private sealed class Active(Request request, Conversation conversation, ISamplingPipeline pipeline, StreamingTokenDecoder decoder, StopSequenceFilter filter)
+    {
+        public Request Request { get; } = request;
+
+        public Conversation Conversation { get; } = conversation;
+
+        public ISamplingPipeline Pipeline { get; } = pipeline;
+
+        public StreamingTokenDecoder Decoder { get; } = decoder;
+
+        public StopSequenceFilter Filter { get; } = filter;
+
+        public int Generated { get; set; }
+    }
+}

@@ -1,0 +1,69 @@
+using LLama.Native;
+
+namespace ModelManager;
+
+/// <summary>One gguf model's backend keys, parsed and checked.</summary>
+internal sealed record LlamaModelSettings(int ContextLength, int Parallel, int GpuLayers, int? Threads, LLamaLoadMode LoadMode, string? ChatTemplate)
+{
+    public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template"];
+
+    private static readonly Dictionary<string, LLamaLoadMode> LoadModes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["none"] = LLamaLoadMode.None,
+        ["read"] = LLamaLoadMode.None,
+        ["mmap"] = LLamaLoadMode.MemoryMap,
+        ["mlock"] = LLamaLoadMode.MemoryLock,
+        ["mmap_mlock"] = LLamaLoadMode.MemoryMapAndLock,
+        ["direct_io"] = LLamaLoadMode.DirectIO,
+    };
+
+    /// <summary>Reports every invalid key of <paramref name="model"/> to <paramref name="context"/>.</summary>
+    public static void Validate(ModelDescriptor model, ModelValidationContext context)
+    {
+        if (string.IsNullOrWhiteSpace(model.Path))
+        {
+            context.AddError(model, "path", "a gguf model needs the path of its .gguf file");
+        }
+        else if (!File.Exists(model.Path))
+        {
+            context.AddWarning($"{model.ConfigPath}.path", $"'{model.Path}' does not exist (yet); loading '{model.Name}' will fail until it does");
+        }
+
+        if (model.GetInt32("gpu_layers") is < -1)
+        {
+            context.AddError(model, "gpu_layers", "must be -1 (all) or 0 or more");
+        }
+
+        if (model.GetInt32("threads") is < 1 or > 1024)
+        {
+            context.AddError(model, "threads", "must be between 1 and 1024");
+        }
+
+        if (model.GetInt32("parallel") is < 1 or > 256)
+        {
+            context.AddError(model, "parallel", "must be between 1 and 256");
+        }
+
+        if (model.GetSetting("load_mode") is { } mode && !LoadModes.ContainsKey(mode) && !bool.TryParse(mode, out _))
+        {
+            context.AddError(model, "load_mode", $"'{mode}' is not one of {string.Join(", ", LoadModes.Keys)} (or true/false for mmap)");
+        }
+    }
+
+    /// <summary>Resolves the settings, filling defaults from the model file's own metadata.</summary>
+    public static LlamaModelSettings From(ModelDescriptor model, GgufModelInfo info, LlamaSharpOptions options)
+    {
+        var trained = info.ContextLength > 0 ? (int)Math.Min(info.ContextLength, int.MaxValue) : options.DefaultContextLength;
+        var context = model.ContextLength ?? Math.Min(trained, options.DefaultContextLength);
+        var mode = model.GetSetting("load_mode") is { } m
+            ? bool.TryParse(m, out var mmap) ? (mmap ? LLamaLoadMode.MemoryMap : LLamaLoadMode.None) : LoadModes[m]
+            : LLamaLoadMode.None;
+        return new LlamaModelSettings(
+            context,
+            model.GetInt32("parallel") ?? options.DefaultParallel,
+            model.GetInt32("gpu_layers") ?? 0,
+            model.GetInt32("threads"),
+            mode,
+            model.GetSetting("chat_template"));
+    }
+}

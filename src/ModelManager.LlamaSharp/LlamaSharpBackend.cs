@@ -1,0 +1,117 @@
+using LLama;
+using LLama.Common;
+using LLama.Exceptions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace ModelManager;
+
+/// <summary>Type <c>gguf</c>: validates the file in managed code, then loads it through LLamaSharp.</summary>
+/// <remarks>Thread-safe; models load concurrently. Every file passes <see cref="GgufReader"/> before llama.cpp sees it.</remarks>
+internal sealed class LlamaSharpBackend : IModelBackend
+{
+    private readonly LlamaSharpOptions _options;
+    private readonly ILogger _logger;
+
+    public LlamaSharpBackend(IOptions<LlamaSharpOptions>? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        _options = options?.Value ?? new LlamaSharpOptions();
+        var factory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = factory.CreateLogger("ModelManager.LlamaSharp");
+        if (_options.RouteNativeLog)
+        {
+            LlamaNativeLog.Route(factory.CreateLogger("ModelManager.LlamaSharp.Native"), _options.NativeLogLevel);
+        }
+    }
+
+    public IReadOnlyList<string> Types { get; } = ["gguf"];
+
+    public IReadOnlyCollection<string> SettingKeys { get; } = LlamaModelSettings.Keys;
+
+    public void Validate(ModelDescriptor model, ModelValidationContext context) => LlamaModelSettings.Validate(model, context);
+
+    public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken)
+    {
+        var info = ReadHeader(model);
+        var settings = LlamaModelSettings.From(model, info, _options);
+        return ValueTask.FromResult(GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel));
+    }
+
+    public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
+    {
+        // The managed reader is the gate: llama.cpp aborts the process on some malformed files.
+        var info = ReadHeader(model);
+        var settings = LlamaModelSettings.From(model, info, _options);
+        var parameters = new ModelParams(model.Path!)
+        {
+            ContextSize = checked((uint)(settings.ContextLength * settings.Parallel)),
+            SeqMax = (uint)settings.Parallel,
+            GpuLayerCount = settings.GpuLayers,
+            LoadMode = settings.LoadMode,
+            BatchSize = 512,
+            UBatchSize = 512,
+        };
+        if (settings.Threads is { } threads)
+        {
+            parameters.Threads = threads;
+            parameters.BatchThreads = threads;
+        }
+
+        LLamaWeights weights;
+        try
+        {
+            var native = progress is null ? null : new Progress<float>(p => progress.Report(p * 0.95));
+            weights = await LLamaWeights.LoadFromFileAsync(parameters, cancellationToken, native).ConfigureAwait(false);
+        }
+        catch (LoadWeightsFailedException e)
+        {
+            throw new ModelFormatException(model.Path!, $"llama.cpp could not load the model: {e.Message}", modelName: model.Name, innerException: e);
+        }
+
+        try
+        {
+            var instance = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
+            progress?.Report(1);
+            return instance;
+        }
+        catch
+        {
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    private static GgufModelInfo ReadHeader(ModelDescriptor model)
+    {
+        if (string.IsNullOrWhiteSpace(model.Path))
+        {
+            throw new ModelFormatException("", $"model '{model.Name}' has no path", modelName: model.Name);
+        }
+
+        if (!File.Exists(model.Path))
+        {
+            throw new ModelFormatException(model.Path, $"file not found (model '{model.Name}')", modelName: model.Name);
+        }
+
+        try
+        {
+            return GgufReader.Read(model.Path);
+        }
+        catch (ModelFormatException e) when (e.ModelName.Length == 0)
+        {
+            throw new ModelFormatException(e.FilePath, $"{StripPath(e)} (model '{model.Name}')", e.Offset, model.Name, e.InnerException);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ModelFormatException(model.Path, $"cannot be read: {e.Message} (model '{model.Name}')", modelName: model.Name, innerException: e);
+        }
+
+        static string StripPath(ModelFormatException e)
+        {
+            var message = e.Message.StartsWith(e.FilePath + ": ", StringComparison.Ordinal) ? e.Message[(e.FilePath.Length + 2)..] : e.Message;
+            var at = message.LastIndexOf(" (at offset ", StringComparison.Ordinal);
+            return at >= 0 ? message[..at] : message;
+        }
+    }
+}

@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace ModelManager;
+
+/// <summary>Process-wide settings of the <c>gguf</c> backend; per-model settings live in the model's config entry.</summary>
+public sealed class LlamaSharpOptions
+{
+    /// <summary>Concurrent sequences per model when a model sets no <c>parallel</c>. Default 4.</summary>
+    public int DefaultParallel { get; set; } = 4;
+
+    /// <summary>Context length per sequence when a model sets no <c>context_length</c>: the model's own, capped at this. Default 4096.</summary>
+    public int DefaultContextLength { get; set; } = 4096;
+
+    /// <summary>Whether llama.cpp's native log goes to <see cref="ILogger"/> (category <c>ModelManager.LlamaSharp.Native</c>) instead of stderr. Default true.</summary>
+    public bool RouteNativeLog { get; set; } = true;
+
+    /// <summary>The level native log lines are written at. Default <see cref="LogLevel.Debug"/>, so a run prints nothing unless asked.</summary>
+    public LogLevel NativeLogLevel { get; set; } = LogLevel.Debug;
+}

@@ -1,0 +1,28 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ModelManager.IntegrationTests;
+
+/// <summary>Managers over real GGUF models, built the way an app builds them (DI + AddLlamaSharp).</summary>
+internal static class GgufManagers
+{
+    /// <summary>The reference continuation in shared/models/README.md (greedy, BOS first).</summary>
+    public const string StoriesReference =
+        "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.";
+
+    public static (ServiceProvider Services, IModelManager Manager) Create(string json)
+    {
+        var dir = TestCache.NewScratchDirectory();
+        var path = Path.Combine(dir, "config.json");
+        File.WriteAllText(path, json);
+        var services = new ServiceCollection();
+        services.AddModelManager(path).AddLlamaSharp().AddFakeBackend();
+        var provider = services.BuildServiceProvider();
+        return (provider, provider.GetRequiredService<IModelManager>());
+    }
+
+    public static string Stories(string name = "stories", int priority = 3, string extra = "") =>
+        $$"""{ "name": "{{name}}", "type": "gguf", "path": {{System.Text.Json.JsonSerializer.Serialize(SharedModels.Stories260K)}}, "context_length": 256, "parallel": 8, "memory_priority": {{priority}}, "parameters": { "do_sample": false, "max_tokens": 48 } {{(extra.Length > 0 ? ", " + extra : "")}} }""";
+
+    public static string Gguf(string name, string path, int priority = 3, string extra = "") =>
+        $$"""{ "name": "{{name}}", "type": "gguf", "path": {{System.Text.Json.JsonSerializer.Serialize(path)}}, "context_length": 128, "parallel": 4, "memory_priority": {{priority}}, "parameters": { "do_sample": false, "max_tokens": 8 } {{(extra.Length > 0 ? ", " + extra : "")}} }""";
+}

@@ -1,0 +1,210 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace ModelManager.IntegrationTests;
+
+public sealed class LlamaSharpBackendTests
+{
+    private const string Prompt = "Once upon a time";
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task GenerateAsync_Greedy_ReproducesTheReferenceText()
+    {
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
+        await using var _ = services;
+
+        var text = await manager.GetModel("stories").GenerateAsync(Prompt);
+
+        Assert.StartsWith(Prompt + text.TrimEnd(), GgufManagers.StoriesReference + "\nLily's mom said", StringComparison.Ordinal);
+        Assert.True(text.Length > 60, $"only {text.Length} characters: «{text}»");
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task Streaming_And_DiHandle_GiveTheSameTextAsGenerateAsync()
+    {
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ], "agents": { "StoryAgent": { "model": "stories" } } }""");
+        await using var _ = services;
+        var expected = await manager.GetModel("stories").GenerateAsync(Prompt);
+
+        var pieces = new List<string>();
+        await foreach (var piece in manager.GetModel("stories").GenerateStreamingAsync(Prompt))
+        {
+            pieces.Add(piece);
+        }
+
+        var keyed = services.GetRequiredKeyedService<ILanguageModel>("StoryAgent");
+        Assert.Equal(expected, string.Concat(pieces));
+        Assert.True(pieces.Count > 10, "streaming yields piece by piece");
+        Assert.Equal(expected, await keyed.GenerateAsync(Prompt));
+        Assert.Equal(1, manager.GetModelStats()["stories"].LoadCount);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task EightConcurrentCallers_GetTheSameGreedyOutputAsSequentialRuns()
+    {
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
+        await using var _ = services;
+        var model = manager.GetModel("stories");
+        string[] prompts = ["Once upon a time", "The little dog", "One day, Lily", "Tom and Sue", "The sun was", "There was a big", "Mom said", "A bird"];
+        var sequential = new List<string>();
+        foreach (var p in prompts)
+        {
+            sequential.Add(await model.GenerateAsync(p));
+        }
+
+        var concurrent = await Task.WhenAll(prompts.Select(p => Task.Run(() => model.GenerateAsync(p))));
+
+        Assert.Equal(sequential, concurrent);
+        Assert.Equal(8, sequential.Distinct().Count());
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task ForceUnload_WhileFourStreamsRun_EndsThemWithModelUnloadedException()
+    {
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories(extra: "\"parameters\": { \"do_sample\": false, \"max_tokens\": 200 }")}} ] }""".Replace("\"parameters\": { \"do_sample\": false, \"max_tokens\": 48 } ,", "", StringComparison.Ordinal));
+        await using var _ = services;
+        var model = manager.GetModel("stories");
+        var started = new SemaphoreSlim(0);
+        var resume = new TaskCompletionSource();
+
+        async Task<(int Pieces, Exception? Error)> Stream(string prompt)
+        {
+            var n = 0;
+            try
+            {
+                await foreach (var __ in model.GenerateStreamingAsync(prompt, new GenerationOptions { MaxTokens = 200 }))
+                {
+                    if (++n == 2)
+                    {
+                        started.Release();
+                        await resume.Task; // hold the stream open, mid-generation, until the unload has begun
+                    }
+                }
+
+                return (n, null);
+            }
+            catch (Exception e)
+            {
+                return (n, e);
+            }
+        }
+
+        var streams = new[] { "Once", "The dog", "Lily", "A cat" }.Select(p => Task.Run(() => Stream(p))).ToArray();
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.True(await started.WaitAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        var unload = manager.UnloadModelAsync("stories", force: true);
+        resume.SetResult();
+        Assert.True(await unload.WaitAsync(TimeSpan.FromSeconds(30)));
+        var results = await Task.WhenAll(streams);
+
+        Assert.All(results, r => Assert.Equal("stories", Assert.IsType<ModelUnloadedException>(r.Error).ModelName));
+        Assert.All(results, r => Assert.Equal(2, r.Pieces));
+        Assert.Equal(ModelState.Unloaded, manager.GetModelStats()["stories"].State);
+        // The manager and the model still work: the next call reloads it.
+        Assert.StartsWith(GgufManagers.StoriesReference[Prompt.Length..][..20], await model.GenerateAsync(Prompt), StringComparison.Ordinal);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task EvictionBetweenCalls_IsTransparentToHandles()
+    {
+        var small = TestCache.Model(new SyntheticGgufOptions { TargetBytes = 4_000_000, Seed = 11 });
+        // A budget that holds either model but not both.
+        var a = GgufMemoryEstimator.Estimate(GgufReader.Read(SharedModels.Stories260K), 256, 8);
+        var b = GgufMemoryEstimator.Estimate(GgufReader.Read(small), 128, 4);
+        var limitMb = (Math.Max(a, b) / 1048576) + 1;
+        Assert.True(limitMb * 1048576 < a + b);
+        var (services, manager) = GgufManagers.Create($$"""
+            { "max_memory_mb": {{limitMb}}, "load_wait_timeout": 5, "models": [ {{GgufManagers.Stories(priority: 4)}}, {{GgufManagers.Gguf("synthetic", small, priority: 4)}} ] }
+            """);
+        await using var _ = services;
+        var stories = manager.GetModel("stories");
+        var synthetic = manager.GetModel("synthetic");
+        var first = await stories.GenerateAsync(Prompt);
+        var evicted = 0;
+        manager.RegisterCallback(ModelEventKind.Evicted, _ => Interlocked.Increment(ref evicted));
+
+        for (var i = 0; i < 3; i++)
+        {
+            await synthetic.GenerateAsync("abc");
+            Assert.Equal(first, await stories.GenerateAsync(Prompt));
+        }
+
+        Assert.True(evicted >= 4, $"expected the two models to evict each other, saw {evicted} evictions");
+        Assert.True(manager.GetModelStats()["stories"].LoadCount >= 3);
+        Assert.True(manager.GetMemoryUsage().TotalBytes <= manager.GetMemoryUsage().LimitBytes);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task Stats_ShowEstimateAndActualSideBySide()
+    {
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
+        await using var _ = services;
+        await manager.LoadModelAsync("stories");
+        var stats = manager.GetModelStats()["stories"];
+        var info = GgufReader.Read(SharedModels.Stories260K);
+        Assert.Equal(GgufMemoryEstimator.Estimate(info, 256, 8), stats.EstimatedBytes);
+        Assert.InRange(stats.ActualBytes, info.TensorBytes, stats.EstimatedBytes * 2);
+        Assert.Equal(Math.Max(stats.EstimatedBytes, stats.ActualBytes) / 1048576.0, stats.MemoryUsageMb, 6);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task PromptLongerThanTheContext_IsRejectedInManagedCode_AndTheModelKeepsWorking()
+    {
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
+        await using var _ = services;
+        var model = manager.GetModel("stories");
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => model.GenerateAsync(string.Join(' ', Enumerable.Repeat("Once upon a time", 200))));
+        Assert.Contains("model 'stories' has a context of 256 tokens", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith(GgufManagers.StoriesReference[Prompt.Length..][..20], await model.GenerateAsync(Prompt), StringComparison.Ordinal);
+        Assert.Equal(0, manager.GetModelStats()["stories"].ActiveLeases);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task StopSequences_And_MaxTokens_AreHonoured()
+    {
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
+        await using var _ = services;
+        var model = manager.GetModel("stories");
+        var cut = await model.GenerateAsync(Prompt, new GenerationOptions { StopSequences = [" Lily"] });
+        Assert.Equal(", there was a little girl named", cut);
+        var four = new List<string>();
+        await foreach (var p in model.GenerateStreamingAsync(Prompt, new GenerationOptions { MaxTokens = 4 }))
+        {
+            four.Add(p);
+        }
+
+        Assert.Equal(4, four.Count);
+    }
+
+    [Fact]
+    public async Task ChatClient_AppliesTheGgufChatTemplate()
+    {
+        const string template = "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}";
+        var path = TestCache.Model(new SyntheticGgufOptions { TargetBytes = 1_000_000, Seed = 5, ChatTemplate = template });
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Gguf("chatty", path)}} ] }""");
+        await using var _ = services;
+        var model = manager.GetModel("chatty");
+
+        var reply = await model.AsChatClient().GetResponseAsync([new ChatMessage(ChatRole.System, "Be terse."), new ChatMessage(ChatRole.User, "Hi")]);
+        var raw = await model.GenerateAsync("<|im_start|>system\nBe terse.<|im_end|>\n<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n");
+
+        Assert.Equal(raw, reply.Text);
+        Assert.NotEqual(raw, await model.GenerateAsync("System: Be terse.\nUser: Hi\nAssistant:"));
+        Assert.Equal("chatty", reply.ModelId);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task ChatClient_WithoutTemplate_UsesThePlainFormat()
+    {
+        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
+        await using var _ = services;
+        var model = manager.GetModel("stories");
+        var reply = await model.AsChatClient().GetResponseAsync([new ChatMessage(ChatRole.User, "Tell me a story")], new ChatOptions { MaxOutputTokens = 20 });
+        var raw = await model.GenerateAsync("User: Tell me a story\nAssistant:", new GenerationOptions { MaxTokens = 20, StopSequences = ["\nUser:", "\nSystem:"] });
+        Assert.Equal(raw, reply.Text);
+        Assert.False(string.IsNullOrWhiteSpace(raw));
+    }
+}
