@@ -14,6 +14,13 @@ public sealed class ModelManagerBuilder
     /// <summary>The service collection the manager is registered in.</summary>
     public IServiceCollection Services { get; }
 
+    /// <summary>Adds a health check for the manager: unhealthy when a preloaded model failed to load, degraded at ≥ 90% of the budget.</summary>
+    public ModelManagerBuilder AddHealthCheck(string name = "modelmanager", IEnumerable<string>? tags = null)
+    {
+        Services.AddHealthChecks().AddCheck<ModelManagerHealthCheck>(name, tags: tags);
+        return this;
+    }
+
     /// <summary>Registers a backend as a singleton; registering the same backend type twice has no effect.</summary>
     public ModelManagerBuilder AddBackend<TBackend>()
         where TBackend : class, IModelBackend

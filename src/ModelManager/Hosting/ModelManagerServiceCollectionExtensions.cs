@@ -48,7 +48,8 @@ public static class ModelManagerServiceCollectionExtensions
             sp.GetRequiredService<IOptions<ModelManagerOptions>>().Value,
             sp.GetServices<IModelBackend>(),
             sp.GetService<TimeProvider>(),
-            sp.GetService<ILoggerFactory>()));
+            sp.GetService<ILoggerFactory>(),
+            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
         services.TryAddKeyedSingleton<ILanguageModel>(KeyedService.AnyKey, static (sp, key) =>
         {
             var name = key as string ?? throw new ArgumentException($"Model keys are strings; got {key?.GetType().Name ?? "null"}.", nameof(key));

@@ -178,6 +178,8 @@ internal sealed partial class DefaultModelManager
     /// <summary>Finishes an unload begun by <see cref="TryBeginUnload"/>: drains leases (cancelling them if forced), disposes, frees the budget.</summary>
     private async Task CompleteUnloadAsync(ModelEntry entry, bool force)
     {
+        using var activity = ModelManagerMetrics.ActivitySource.StartActivity("modelmanager.unload");
+        activity?.SetTag(ModelManagerTags.Model, entry.Name).SetTag(ModelManagerTags.Reason, entry.PendingReason.ToString());
         if (force)
         {
             entry.CallCts?.Cancel();
@@ -230,6 +232,7 @@ internal sealed partial class DefaultModelManager
             Interlocked.Increment(ref entry.EvictionCount);
         }
 
+        _metrics.Unloaded(entry.Descriptor, reason, evicted);
         Log.Unloaded(_logger, entry.Name, reason, freed / Mb);
         SignalMemoryChanged();
         RaiseEvent(new ModelEventArgs(entry.Name, evicted ? ModelEventKind.Evicted : ModelEventKind.Unloaded, reason, freed));

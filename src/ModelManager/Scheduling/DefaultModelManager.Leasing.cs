@@ -81,6 +81,7 @@ internal sealed partial class DefaultModelManager
                     var primary = chain[0];
                     Interlocked.Increment(ref primary.FallbackCount);
                     Log.FallbackUsed(_logger, primary.Name, entry.Name);
+                    _metrics.FallbackUsed(primary.Name, entry.Name);
                     RaiseEvent(new ModelEventArgs(primary.Name, ModelEventKind.FallbackUsed, detail: entry.Name, exception: failures?[0]));
                 }
 

@@ -13,6 +13,8 @@ internal sealed partial class DefaultModelManager
         await Task.Yield(); // never run a backend's load on the caller's stack, inside its lock-free section
         var started = _time.GetTimestamp();
         var reserved = false;
+        using var activity = ModelManagerMetrics.ActivitySource.StartActivity("modelmanager.load");
+        activity?.SetTag(ModelManagerTags.Model, entry.Name).SetTag(ModelManagerTags.ModelType, entry.Descriptor.Type);
         try
         {
             ThrowIfDisposed();
@@ -57,6 +59,8 @@ internal sealed partial class DefaultModelManager
             var duration = _time.GetElapsedTime(started);
             entry.LastLoadDuration = duration;
             Interlocked.Increment(ref entry.LoadCount);
+            _metrics.Loaded(entry.Descriptor, duration);
+            activity?.SetTag("modelmanager.bytes", Math.Max(estimate, actual));
             var usage = GetMemoryUsage();
             Log.Loaded(_logger, entry.Name, duration.TotalMilliseconds, estimate / Mb, actual / Mb, usage.TotalMb, usage.LimitMb);
             RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.Loaded, bytes: Math.Max(estimate, actual)));
@@ -93,6 +97,8 @@ internal sealed partial class DefaultModelManager
             }
 
             Interlocked.Increment(ref entry.FailureCount);
+            _metrics.LoadFailed(entry.Descriptor, error);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error.Message);
             Log.LoadFailed(_logger, entry.Name, error);
             RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.LoadFailed, bytes: entry.EstimatedBytes, exception: error));
             done.TrySetException(error);
@@ -126,6 +132,22 @@ internal sealed partial class DefaultModelManager
     private async Task ReserveAsync(ModelEntry entry, long bytes)
     {
         var deadline = _time.GetTimestamp();
+        var announced = false;
+        try
+        {
+            await ReserveCoreAsync(entry, bytes, deadline, () => announced = true).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (announced)
+            {
+                _metrics.WaitedForMemory(entry.Name, _time.GetElapsedTime(deadline));
+            }
+        }
+    }
+
+    private async Task ReserveCoreAsync(ModelEntry entry, long bytes, long deadline, Action onWait)
+    {
         var announced = false;
         while (true)
         {
@@ -179,6 +201,7 @@ internal sealed partial class DefaultModelManager
                 if (!announced)
                 {
                     announced = true;
+                    onWait();
                     Log.WaitingForMemory(_logger, entry.Name, bytes / Mb, _loadWaitTimeout.TotalSeconds);
                 }
 

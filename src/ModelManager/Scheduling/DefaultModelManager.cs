@@ -22,9 +22,11 @@ internal sealed partial class DefaultModelManager : IModelManager
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ManagedLanguageModel> _agentHandles = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdownCts = new();
     private readonly ITimer? _sweepTimer;
+    private readonly ModelManagerMetrics _metrics;
     private volatile bool _disposed;
 
-    public DefaultModelManager(ModelManagerOptions options, IEnumerable<IModelBackend> backends, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    public DefaultModelManager(ModelManagerOptions options, IEnumerable<IModelBackend> backends, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null,
+        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
     {
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelManager");
@@ -59,8 +61,17 @@ internal sealed partial class DefaultModelManager : IModelManager
             _sweepTimer = _time.CreateTimer(static s => ((DefaultModelManager)s!).SweepIdle(), this, SweepInterval, SweepInterval);
         }
 
+        _metrics = new ModelManagerMetrics(meterFactory, this);
         Log.Started(_logger, _entryList.Length, _limitBytes / Mb);
     }
+
+    internal long UsedBytes => Interlocked.Read(ref _usedBytes);
+
+    internal long LimitBytes => Interlocked.Read(ref _limitBytes);
+
+    internal int CountLoaded() => _entryList.Count(e => e.State == ModelState.Ready);
+
+    internal long CountLeases() => _entryList.Sum(e => (long)Math.Max(0, e.Leases));
 
     /// <summary>Warnings found when the configuration was validated (unknown keys and the like).</summary>
     public IReadOnlyList<string> Warnings { get; }
