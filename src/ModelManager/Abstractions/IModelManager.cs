@@ -50,6 +50,9 @@ public interface IModelManager : IAsyncDisposable, IDisposable
     /// <summary>Raised as loads progress (0 to 1), for progress bars; handler exceptions are ignored.</summary>
     event EventHandler<ModelLoadProgress>? LoadProgress;
 
+    /// <summary>Raised after the configuration source changed (hot reload), whether the new configuration was applied or rejected.</summary>
+    event EventHandler<ConfigurationReloadedEventArgs>? ConfigurationReloaded;
+
     /// <summary>Stops the manager: waits for in-flight calls until <paramref name="cancellationToken"/> fires, then cancels them, and unloads every model.</summary>
     Task ShutdownAsync(CancellationToken cancellationToken = default);
 }

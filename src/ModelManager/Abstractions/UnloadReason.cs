@@ -24,6 +24,9 @@ public enum UnloadReason
     /// <summary>Unloaded because the configuration no longer names it.</summary>
     Removed,
 
+    /// <summary>Unloaded because a reload changed its backend settings; the next call loads it with the new ones.</summary>
+    Reconfigured,
+
     /// <summary>Unloaded by shutdown.</summary>
     Shutdown,
 }

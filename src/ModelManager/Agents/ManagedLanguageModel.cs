@@ -8,21 +8,40 @@ namespace ModelManager;
 internal sealed class ManagedLanguageModel : ILanguageModel
 {
     private readonly DefaultModelManager _manager;
+    private readonly bool _isAgent;
     private ModelChatClient? _chatClient;
+    private Resolved? _resolved;
 
-    public ManagedLanguageModel(DefaultModelManager manager, string name, ModelEntry primary, ModelEntry[] chain)
+    public ManagedLanguageModel(DefaultModelManager manager, string name, bool isAgent)
     {
         _manager = manager;
         Name = name;
-        Primary = primary;
-        Chain = chain;
+        _isAgent = isAgent;
     }
 
     public string Name { get; }
 
-    public ModelEntry Primary { get; }
+    /// <summary>The model this handle asks for first.</summary>
+    public ModelEntry Primary => Chain[0];
 
-    public ModelEntry[] Chain { get; }
+    /// <summary>The models this handle tries, in order; re-resolved when a reload changes the configuration.</summary>
+    /// <exception cref="ModelNotFoundException">A reload removed the model (or agent) this handle names.</exception>
+    public ModelEntry[] Chain
+    {
+        get
+        {
+            var resolved = Volatile.Read(ref _resolved);
+            var version = _manager.ConfigurationVersion;
+            if (resolved is not null && resolved.Version == version)
+            {
+                return resolved.Chain;
+            }
+
+            var chain = _isAgent ? _manager.ResolveAgentChain(Name) : _manager.ModelChain(Name);
+            Volatile.Write(ref _resolved, new Resolved(version, chain));
+            return chain;
+        }
+    }
 
     public async Task<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -102,7 +121,9 @@ internal sealed class ManagedLanguageModel : ILanguageModel
         }
     }
 
-    public override string ToString() => Chain.Length == 1 || Chain[0].Name == Name
-        ? $"ILanguageModel({Name})"
-        : $"ILanguageModel({Name} -> {Chain[0].Name})";
+    public override string ToString() => _resolved is { } r && r.Chain[0].Name != Name
+        ? $"ILanguageModel({Name} -> {r.Chain[0].Name})"
+        : $"ILanguageModel({Name})";
+
+    private sealed record Resolved(int Version, ModelEntry[] Chain);
 }

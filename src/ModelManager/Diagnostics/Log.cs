@@ -53,6 +53,12 @@ internal static partial class Log
     [LoggerMessage(1015, LogLevel.Warning, "Preloading model {Model} failed")]
     public static partial void PreloadFailed(ILogger logger, string model, Exception exception);
 
+    [LoggerMessage(1017, LogLevel.Information, "Configuration reloaded: {Added} added, {Removed} removed, {Changed} changed; budget {LimitMb:F0} MB")]
+    public static partial void Reloaded(ILogger logger, int added, int removed, int changed, double limitMb);
+
+    [LoggerMessage(1018, LogLevel.Error, "Configuration reload rejected; the running configuration is unchanged: {Errors}")]
+    public static partial void ReloadRejected(ILogger logger, string errors);
+
     [LoggerMessage(1016, LogLevel.Debug, "Unloading model {Model} waits for {Leases} lease(s) to drain")]
     public static partial void WaitingForLeases(ILogger logger, string model, int leases);
 }

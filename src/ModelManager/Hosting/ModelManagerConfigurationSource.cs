@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
 
 namespace ModelManager;
 
@@ -23,6 +25,42 @@ internal sealed class ModelManagerConfigurationSource(string? filePath, IConfigu
 
         configure?.Invoke(options);
     }
+
+    /// <summary>A token that fires when the source changes: the file is saved, or the configuration section reloads.</summary>
+    public IChangeToken Watch(IConfiguration? appConfiguration)
+    {
+        if (filePath is not null)
+        {
+            var full = Path.GetFullPath(filePath);
+            var directory = Path.GetDirectoryName(full)!;
+            if (!Directory.Exists(directory))
+            {
+                return NullChangeToken.Singleton;
+            }
+
+            _files ??= new PhysicalFileProvider(directory);
+            return _files.Watch(Path.GetFileName(full));
+        }
+
+        if (section is not null)
+        {
+            return section.GetReloadToken();
+        }
+
+        return configure is null && appConfiguration is not null
+            ? appConfiguration.GetSection("ModelManager").GetReloadToken()
+            : NullChangeToken.Singleton;
+    }
+
+    private PhysicalFileProvider? _files;
+}
+
+/// <summary>Tells <see cref="IOptionsMonitor{TOptions}"/> when the manager's configuration source changed.</summary>
+internal sealed class ModelManagerChangeTokenSource(ModelManagerConfigurationSource source, IConfiguration? appConfiguration = null) : IOptionsChangeTokenSource<ModelManagerOptions>
+{
+    public string Name => Options.DefaultName;
+
+    public IChangeToken GetChangeToken() => source.Watch(appConfiguration);
 }
 
 /// <summary>Applies the registered <see cref="ModelManagerConfigurationSource"/> to the options.</summary>

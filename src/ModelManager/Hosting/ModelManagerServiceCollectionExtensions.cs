@@ -43,13 +43,20 @@ public static class ModelManagerServiceCollectionExtensions
         services.RemoveAll<ModelManagerConfigurationSource>();
         services.AddSingleton(source);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ModelManagerOptions>, ModelManagerConfigureOptions>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<ModelManagerOptions>, ModelManagerChangeTokenSource>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IModelManager>(sp => new DefaultModelManager(
-            sp.GetRequiredService<IOptions<ModelManagerOptions>>().Value,
-            sp.GetServices<IModelBackend>(),
-            sp.GetService<TimeProvider>(),
-            sp.GetService<ILoggerFactory>(),
-            sp.GetService<System.Diagnostics.Metrics.IMeterFactory>()));
+        services.TryAddSingleton<IModelManager>(static sp =>
+        {
+            var monitor = sp.GetRequiredService<IOptionsMonitor<ModelManagerOptions>>();
+            var manager = new DefaultModelManager(
+                monitor.CurrentValue,
+                sp.GetServices<IModelBackend>(),
+                sp.GetService<TimeProvider>(),
+                sp.GetService<ILoggerFactory>(),
+                sp.GetService<System.Diagnostics.Metrics.IMeterFactory>());
+            manager.WatchConfiguration(monitor);
+            return manager;
+        });
         services.TryAddKeyedSingleton<ILanguageModel>(KeyedService.AnyKey, static (sp, key) =>
         {
             var name = key as string ?? throw new ArgumentException($"Model keys are strings; got {key?.GetType().Name ?? "null"}.", nameof(key));

@@ -110,6 +110,11 @@ internal sealed partial class DefaultModelManager
         while (true)
         {
             ThrowIfDisposed();
+            if (entry.Retired)
+            {
+                throw new ModelNotFoundException(entry.Name, $"Model '{entry.Name}' was removed from the configuration.");
+            }
+
             Task wait;
             TaskCompletionSource? startLoad = null;
             lock (entry.Gate)

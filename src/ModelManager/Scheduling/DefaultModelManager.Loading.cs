@@ -202,20 +202,20 @@ internal sealed partial class DefaultModelManager
                 {
                     announced = true;
                     onWait();
-                    Log.WaitingForMemory(_logger, entry.Name, bytes / Mb, _loadWaitTimeout.TotalSeconds);
+                    Log.WaitingForMemory(_logger, entry.Name, bytes / Mb, _config.LoadWaitTimeout.TotalSeconds);
                 }
 
-                var remaining = _loadWaitTimeout - _time.GetElapsedTime(deadline);
+                var remaining = _config.LoadWaitTimeout - _time.GetElapsedTime(deadline);
                 if (remaining <= TimeSpan.Zero)
                 {
-                    throw MemoryError(entry, bytes, $"no room could be made within load_wait_timeout ({_loadWaitTimeout.TotalSeconds:F0} s)");
+                    throw MemoryError(entry, bytes, $"no room could be made within load_wait_timeout ({_config.LoadWaitTimeout.TotalSeconds:F0} s)");
                 }
 
                 await changed!.WaitAsync(remaining, _time, _shutdownCts.Token).ConfigureAwait(false);
             }
             catch (TimeoutException)
             {
-                throw MemoryError(entry, bytes, $"no room could be made within load_wait_timeout ({_loadWaitTimeout.TotalSeconds:F0} s)");
+                throw MemoryError(entry, bytes, $"no room could be made within load_wait_timeout ({_config.LoadWaitTimeout.TotalSeconds:F0} s)");
             }
             catch (OperationCanceledException) when (_disposed)
             {

@@ -27,7 +27,8 @@ internal sealed partial class DefaultModelManager
         await Task.Yield();
         Log.ShuttingDown(_logger);
         _disposed = true;
-        _sweepTimer?.Dispose();
+        _reloadSubscription?.Dispose();
+        _sweepTimer.Dispose();
         await _shutdownCts.CancelAsync().ConfigureAwait(false);
 
         // Loads in flight observe the cancelled token; wait for them to settle.

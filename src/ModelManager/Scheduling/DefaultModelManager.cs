@@ -14,14 +14,16 @@ internal sealed partial class DefaultModelManager : IModelManager
 
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly FrozenDictionary<string, ModelEntry> _entries;
-    private readonly ModelEntry[] _entryList;
-    private readonly FrozenDictionary<string, AgentDescriptor> _agents;
-    private readonly string? _defaultModel;
-    private readonly TimeSpan _loadWaitTimeout;
+    private readonly Dictionary<string, IModelBackend> _backends;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ManagedLanguageModel> _agentHandles = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _shutdownCts = new();
-    private readonly ITimer? _sweepTimer;
+    private readonly ITimer _sweepTimer;
+
+    // The running configuration; replaced whole by a reload.
+    private volatile ManagerConfiguration _config;
+
+    // Every entry that may hold memory: the configured ones plus removed ones still unloading.
+    private volatile ModelEntry[] _entryList;
     private readonly ModelManagerMetrics _metrics;
     private volatile bool _disposed;
 
@@ -31,35 +33,28 @@ internal sealed partial class DefaultModelManager : IModelManager
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelManager");
 
-        var byType = new Dictionary<string, IModelBackend>(StringComparer.OrdinalIgnoreCase);
+        _backends = new Dictionary<string, IModelBackend>(StringComparer.OrdinalIgnoreCase);
         foreach (var backend in backends)
         {
             foreach (var type in backend.Types)
             {
-                byType[type] = backend;
+                _backends[type] = backend;
             }
         }
 
-        var config = ModelConfigurationValidator.Validate(options, byType);
+        var config = ModelConfigurationValidator.Validate(options, _backends);
         foreach (var warning in config.Warnings)
         {
             Log.ConfigurationWarning(_logger, warning);
         }
 
         Warnings = config.Warnings;
-        _entryList = config.Models.Select(d => new ModelEntry(d, byType[d.Type])).ToArray();
-        _entries = _entryList.ToFrozenDictionary(e => e.Name, StringComparer.Ordinal);
-        _agents = config.Agents.ToFrozenDictionary(StringComparer.Ordinal);
-        _defaultModel = config.DefaultModel;
+        var entries = config.Models.Select(d => new ModelEntry(d, _backends[d.Type])).ToArray();
+        _entryList = entries;
+        _config = new ManagerConfiguration(entries, config, version: 1);
         _limitBytes = config.LimitBytes;
-        _loadWaitTimeout = config.LoadWaitTimeout;
-
-        var idle = _entryList.Where(e => e.Descriptor.MaxIdleTime > TimeSpan.Zero).Select(e => e.Descriptor.MaxIdleTime).DefaultIfEmpty().Min();
-        if (idle > TimeSpan.Zero)
-        {
-            SweepInterval = TimeSpan.FromTicks(Math.Clamp(idle.Ticks / 4, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
-            _sweepTimer = _time.CreateTimer(static s => ((DefaultModelManager)s!).SweepIdle(), this, SweepInterval, SweepInterval);
-        }
+        _sweepTimer = _time.CreateTimer(static s => ((DefaultModelManager)s!).SweepIdle(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        ScheduleSweep(entries);
 
         _metrics = new ModelManagerMetrics(meterFactory, this);
         Log.Started(_logger, _entryList.Length, _limitBytes / Mb);
@@ -73,16 +68,19 @@ internal sealed partial class DefaultModelManager : IModelManager
 
     internal long CountLeases() => _entryList.Sum(e => (long)Math.Max(0, e.Leases));
 
-    /// <summary>Warnings found when the configuration was validated (unknown keys and the like).</summary>
-    public IReadOnlyList<string> Warnings { get; }
+    /// <summary>Warnings found when the configuration was last validated (unknown keys and the like).</summary>
+    public IReadOnlyList<string> Warnings { get; private set; }
 
     /// <summary>How often idle models are looked for; zero when no model has a <c>max_idle_time</c>.</summary>
-    public TimeSpan SweepInterval { get; }
+    public TimeSpan SweepInterval { get; private set; }
+
+    /// <summary>Bumped by every applied reload; handles re-resolve their model chain when it changes.</summary>
+    internal int ConfigurationVersion => _config.Version;
 
     public ILanguageModel GetModel(string name)
     {
         var entry = GetEntry(name);
-        return entry.Handle ?? Interlocked.CompareExchange(ref entry.Handle, CreateHandle(name, entry, ModelChain(name)), null) ?? entry.Handle;
+        return entry.Handle ?? Interlocked.CompareExchange(ref entry.Handle, new ManagedLanguageModel(this, name, isAgent: false), null) ?? entry.Handle;
     }
 
     public async Task<ILanguageModel> GetModelAsync(string name, CancellationToken cancellationToken = default)
@@ -101,25 +99,29 @@ internal sealed partial class DefaultModelManager : IModelManager
             return handle;
         }
 
-        ModelEntry[] chain;
-        if (_agents.TryGetValue(agentName, out var agent))
+        _ = ResolveAgentChain(agentName); // fail now, not on the first call, when the agent cannot be served
+        return _agentHandles.GetOrAdd(agentName, n => new ManagedLanguageModel(this, n, isAgent: true));
+    }
+
+    /// <summary>The agent's model and fallbacks (its own, else the model's), else <c>default_model</c>'s chain.</summary>
+    internal ModelEntry[] ResolveAgentChain(string agentName)
+    {
+        var config = _config;
+        if (config.Agents.TryGetValue(agentName, out var agent))
         {
-            chain = agent.Fallbacks.Count > 0
+            return agent.Fallbacks.Count > 0
                 ? [GetEntry(agent.Model), .. agent.Fallbacks.Select(GetEntry)]
                 : ModelChain(agent.Model);
         }
-        else if (_defaultModel is not null)
+
+        if (config.DefaultModel is not null)
         {
-            chain = ModelChain(_defaultModel);
-        }
-        else
-        {
-            throw new ModelNotFoundException(agentName,
-                $"Agent '{agentName}' has no entry in 'agents' and no 'default_model' is configured. " +
-                $"Configured agents: {Join(_agents.Keys)}; models: {Join(_entries.Keys)}.");
+            return ModelChain(config.DefaultModel);
         }
 
-        return _agentHandles.GetOrAdd(agentName, n => CreateHandle(n, chain[0], chain));
+        throw new ModelNotFoundException(agentName,
+            $"Agent '{agentName}' has no entry in 'agents' and no 'default_model' is configured. " +
+            $"Configured agents: {Join(config.Agents.Keys)}; models: {Join(config.Entries.Keys)}.");
     }
 
     public async Task<ModelLease> AcquireAsync(string name, CancellationToken cancellationToken = default)
@@ -136,25 +138,26 @@ internal sealed partial class DefaultModelManager : IModelManager
         Release(lease.Entry);
     }
 
-    public IReadOnlyList<ModelDescriptor> GetModels() => _entryList.Select(e => e.Descriptor).ToArray();
+    public IReadOnlyList<ModelDescriptor> GetModels() => _config.Models.Select(e => e.Descriptor).ToArray();
 
     /// <summary>Resolves a keyed-service key: an agent name first, then a model name.</summary>
     internal ILanguageModel ResolveKeyed(string key) =>
-        _agents.ContainsKey(key) || !_entries.ContainsKey(key) ? GetAgentModel(key) : GetModel(key);
+        _config.Agents.ContainsKey(key) || !_config.Entries.ContainsKey(key) ? GetAgentModel(key) : GetModel(key);
 
     internal ModelEntry GetEntry(string name)
     {
         ArgumentNullException.ThrowIfNull(name);
-        if (_entries.TryGetValue(name, out var entry))
+        var entries = _config.Entries;
+        if (entries.TryGetValue(name, out var entry))
         {
             return entry;
         }
 
-        throw new ModelNotFoundException(name, $"No model named '{name}' is configured. Configured models: {Join(_entries.Keys)}.");
+        throw new ModelNotFoundException(name, $"No model named '{name}' is configured. Configured models: {Join(entries.Keys)}.");
     }
 
     /// <summary>The model followed by its fallbacks, depth first, without repeats.</summary>
-    private ModelEntry[] ModelChain(string name)
+    internal ModelEntry[] ModelChain(string name)
     {
         var chain = new List<ModelEntry>();
         void Add(ModelEntry e)
@@ -174,8 +177,6 @@ internal sealed partial class DefaultModelManager : IModelManager
         Add(GetEntry(name));
         return chain.ToArray();
     }
-
-    private ManagedLanguageModel CreateHandle(string name, ModelEntry primary, ModelEntry[] chain) => new(this, name, primary, chain);
 
     private static string Join(IEnumerable<string> names)
     {

@@ -12,15 +12,35 @@ internal sealed class ModelEntry
     internal long LastAccessTimestamp;
     internal long AccessCount;
 
+    private volatile ModelDescriptor _descriptor;
+    private volatile IModelBackend _backend;
+    private volatile bool _retired;
+
     public ModelEntry(ModelDescriptor descriptor, IModelBackend backend)
     {
-        Descriptor = descriptor;
-        Backend = backend;
+        _descriptor = descriptor;
+        _backend = backend;
     }
 
-    public ModelDescriptor Descriptor { get; }
+    /// <summary>The model's current description; a reload may replace it (priority, idle time, and so on).</summary>
+    public ModelDescriptor Descriptor
+    {
+        get => _descriptor;
+        set => _descriptor = value;
+    }
 
-    public IModelBackend Backend { get; }
+    public IModelBackend Backend
+    {
+        get => _backend;
+        set => _backend = value;
+    }
+
+    /// <summary>True once a reload removed the model: it unloads when its leases drain and cannot be leased again.</summary>
+    public bool Retired
+    {
+        get => _retired;
+        set => _retired = value;
+    }
 
     public string Name => Descriptor.Name;
 

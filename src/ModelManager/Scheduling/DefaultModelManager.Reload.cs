@@ -1,0 +1,228 @@
+namespace ModelManager;
+
+internal sealed partial class DefaultModelManager
+{
+    private readonly object _reloadLock = new();
+    private IDisposable? _reloadSubscription;
+
+    public event EventHandler<ConfigurationReloadedEventArgs>? ConfigurationReloaded;
+
+    /// <summary>Applies a changed configuration without restart; an invalid one is rejected and the running one kept.</summary>
+    /// <remarks>
+    /// New models become available at once; removed ones unload when their leases drain; changed priorities, idle times,
+    /// fallbacks and parameters take effect at once; a model whose backend settings changed reloads on its next use.
+    /// </remarks>
+    internal bool ApplyConfiguration(ModelManagerOptions options)
+    {
+        if (_disposed)
+        {
+            return false;
+        }
+
+        ConfigurationReloadedEventArgs result;
+        var unloads = new List<(ModelEntry Entry, UnloadReason Reason)>();
+        long? newLimit = null;
+        var preload = new List<ModelEntry>();
+        lock (_reloadLock)
+        {
+            ValidatedConfiguration config;
+            try
+            {
+                config = ModelConfigurationValidator.Validate(options, _backends);
+            }
+            catch (ModelConfigurationException e)
+            {
+                Log.ReloadRejected(_logger, string.Join(" | ", e.Errors));
+                result = new ConfigurationReloadedEventArgs(false, e.Errors, [], [], []);
+                RaiseReloaded(result);
+                return false;
+            }
+
+            var old = _config;
+            var added = new List<string>();
+            var changed = new List<string>();
+            var models = new List<ModelEntry>();
+            foreach (var d in config.Models)
+            {
+                var backend = _backends[d.Type];
+                if (old.Entries.TryGetValue(d.Name, out var entry))
+                {
+                    var before = entry.Descriptor;
+                    if (!SameDescriptor(before, d))
+                    {
+                        changed.Add(d.Name);
+                        var reload = !SameBackendSettings(before, d) || entry.Backend != backend;
+                        entry.Descriptor = d;
+                        entry.Backend = backend;
+                        if (reload)
+                        {
+                            unloads.Add((entry, UnloadReason.Reconfigured));
+                        }
+                    }
+
+                    models.Add(entry);
+                }
+                else
+                {
+                    var fresh = new ModelEntry(d, backend);
+                    added.Add(d.Name);
+                    models.Add(fresh);
+                    if (d.Preload)
+                    {
+                        preload.Add(fresh);
+                    }
+                }
+            }
+
+            var kept = models.ToHashSet();
+            var removed = old.Models.Where(e => !kept.Contains(e)).ToList();
+            foreach (var e in removed)
+            {
+                e.Retired = true;
+                unloads.Add((e, UnloadReason.Removed));
+            }
+
+            lock (_budgetLock)
+            {
+                // Removed entries stay in the list (their memory is still counted) until they finish unloading.
+                _entryList = [.. models, .. _entryList.Where(e => !kept.Contains(e) && e.Retired && (e.State != ModelState.Unloaded || e.ChargedBytes > 0))];
+                if (config.LimitBytes != _limitBytes)
+                {
+                    newLimit = config.LimitBytes;
+                }
+            }
+
+            Warnings = config.Warnings;
+            _config = new ManagerConfiguration(models.ToArray(), config, old.Version + 1);
+            ScheduleSweep(models);
+            result = new ConfigurationReloadedEventArgs(true, [], added, removed.Select(e => e.Name).ToArray(), changed);
+            Log.Reloaded(_logger, added.Count, removed.Count, changed.Count, config.LimitBytes / Mb);
+        }
+
+        if (newLimit is { } limit)
+        {
+            SetMemoryLimit(limit / (1024 * 1024));
+        }
+
+        foreach (var (entry, reason) in unloads)
+        {
+            _ = UnloadForReloadAsync(entry, reason);
+        }
+
+        if (preload.Count > 0)
+        {
+            _ = PreloadAsync(preload, CancellationToken.None);
+        }
+
+        RaiseReloaded(result);
+        return true;
+    }
+
+    /// <summary>Applies every later change of the options (hot reload) until shutdown.</summary>
+    internal void WatchConfiguration(Microsoft.Extensions.Options.IOptionsMonitor<ModelManagerOptions> monitor) =>
+        _reloadSubscription = monitor.OnChange((options, _) => ApplyConfiguration(options));
+
+    /// <summary>Unloads a removed or reconfigured model once its leases drain (waiting for a load in flight first).</summary>
+    private async Task UnloadForReloadAsync(ModelEntry entry, UnloadReason reason)
+    {
+        try
+        {
+            while (true)
+            {
+                Task? wait = null;
+                var begun = false;
+                lock (entry.Gate)
+                {
+                    switch (entry.State)
+                    {
+                        case ModelState.Loading:
+                            wait = entry.LoadTask;
+                            break;
+                        case ModelState.Unloading:
+                            wait = entry.UnloadDone!.Task;
+                            break;
+                        case ModelState.Ready:
+                            begun = TryBeginUnload(entry, reason, evictOnlyIfIdle: false);
+                            break;
+                    }
+                }
+
+                if (begun)
+                {
+                    await CompleteUnloadAsync(entry, force: false).ConfigureAwait(false);
+                    break;
+                }
+
+                if (wait is null)
+                {
+                    break;
+                }
+
+                try
+                {
+                    await wait.ConfigureAwait(false);
+                }
+                catch (Exception)
+                {
+                    // A failed load leaves nothing to unload.
+                }
+
+                if (reason == UnloadReason.Reconfigured)
+                {
+                    // A load that started after the reload already used the new settings only if it began after the swap; unload once to be sure.
+                    continue;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        if (entry.Retired)
+        {
+            lock (_budgetLock)
+            {
+                _entryList = _entryList.Where(e => e != entry).ToArray();
+            }
+        }
+    }
+
+    private void ScheduleSweep(IEnumerable<ModelEntry> models)
+    {
+        var idle = models.Where(e => e.Descriptor.MaxIdleTime > TimeSpan.Zero).Select(e => e.Descriptor.MaxIdleTime).DefaultIfEmpty().Min();
+        SweepInterval = idle > TimeSpan.Zero
+            ? TimeSpan.FromTicks(Math.Clamp(idle.Ticks / 4, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond))
+            : TimeSpan.Zero;
+        var period = SweepInterval > TimeSpan.Zero ? SweepInterval : Timeout.InfiniteTimeSpan;
+        _sweepTimer.Change(period, period);
+    }
+
+    private void RaiseReloaded(ConfigurationReloadedEventArgs args)
+    {
+        try
+        {
+            ConfigurationReloaded?.Invoke(this, args);
+        }
+        catch (Exception e)
+        {
+            Log.CallbackFailed(_logger, ModelEventKind.Loaded, "(configuration)", e);
+        }
+    }
+
+    private static bool SameDescriptor(ModelDescriptor a, ModelDescriptor b) =>
+        SameBackendSettings(a, b)
+        && a.MemoryPriority == b.MemoryPriority
+        && a.MaxIdleTime == b.MaxIdleTime
+        && a.Preload == b.Preload
+        && a.Fallbacks.SequenceEqual(b.Fallbacks)
+        && a.Parameters.ToString() == b.Parameters.ToString()
+        && (a.Parameters.StopSequences ?? []).SequenceEqual(b.Parameters.StopSequences ?? []);
+
+    /// <summary>True when nothing the backend reads at load time changed.</summary>
+    private static bool SameBackendSettings(ModelDescriptor a, ModelDescriptor b) =>
+        a.Type == b.Type
+        && a.Path == b.Path
+        && a.ContextLength == b.ContextLength
+        && a.Settings.Count == b.Settings.Count
+        && a.Settings.All(kv => b.Settings.TryGetValue(kv.Key, out var v) && v == kv.Value);
+}

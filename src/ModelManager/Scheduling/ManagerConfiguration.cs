@@ -1,0 +1,30 @@
+using System.Collections.Frozen;
+
+namespace ModelManager;
+
+/// <summary>An immutable snapshot of the running configuration; a reload swaps in a new one.</summary>
+internal sealed class ManagerConfiguration
+{
+    public ManagerConfiguration(ModelEntry[] models, ValidatedConfiguration config, int version)
+    {
+        Models = models;
+        Entries = models.ToFrozenDictionary(e => e.Name, StringComparer.Ordinal);
+        Agents = config.Agents.ToFrozenDictionary(StringComparer.Ordinal);
+        DefaultModel = config.DefaultModel;
+        LoadWaitTimeout = config.LoadWaitTimeout;
+        Version = version;
+    }
+
+    /// <summary>The configured models, in configuration order.</summary>
+    public ModelEntry[] Models { get; }
+
+    public FrozenDictionary<string, ModelEntry> Entries { get; }
+
+    public FrozenDictionary<string, AgentDescriptor> Agents { get; }
+
+    public string? DefaultModel { get; }
+
+    public TimeSpan LoadWaitTimeout { get; }
+
+    public int Version { get; }
+}
