@@ -4,7 +4,7 @@ namespace ModelManager;
 /// <remarks>
 /// Thread-safe. Reads <c>parameters.size_mb</c> (estimate and allocation), <c>parameters.actual_size_mb</c> (allocate a different
 /// amount than estimated), <c>parameters.load_delay_ms</c>, <c>parameters.fail_load</c>, <c>parameters.token_delay_ms</c> and
-/// <c>parameters.vocabulary</c>. Counts use after unload and frees during a call, so tests can assert the manager never does either.
+/// <c>parameters.ignore_cancellation</c>. Counts use after unload and frees during a call, so tests can assert the manager never does either.
 /// </remarks>
 public sealed class FakeModelBackend : IModelBackend
 {
@@ -21,7 +21,7 @@ public sealed class FakeModelBackend : IModelBackend
     public IReadOnlyCollection<string> SettingKeys { get; } =
     [
         "parameters:size_mb", "parameters:actual_size_mb", "parameters:load_delay_ms", "parameters:fail_load",
-        "parameters:token_delay_ms", "parameters:fail_message",
+        "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation",
     ];
 
     /// <summary>Instances loaded and not yet disposed.</summary>
@@ -75,7 +75,9 @@ public sealed class FakeModelBackend : IModelBackend
         progress?.Report(0);
         if (model.GetInt32("parameters:load_delay_ms") is > 0 and var delay)
         {
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            // ignore_cancellation simulates a native load that cannot be interrupted.
+            var honour = model.GetBoolean("parameters:ignore_cancellation") != true;
+            await Task.Delay(delay, honour ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
         }
 
         if (model.GetBoolean("parameters:fail_load") == true)

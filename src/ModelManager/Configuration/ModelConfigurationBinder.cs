@@ -7,7 +7,7 @@ namespace ModelManager;
 /// <remarks>Hand-written rather than ConfigurationBinder so that a bad value names its path and the rest still binds.</remarks>
 internal static class ModelConfigurationBinder
 {
-    internal static readonly string[] TopLevelKeys = ["max_memory_mb", "default_model", "load_wait_timeout", "models", "agents"];
+    internal static readonly string[] TopLevelKeys = ["max_memory_mb", "default_model", "load_wait_timeout", "load_timeout", "models", "agents"];
     internal static readonly string[] ModelKeys = ["name", "type", "path", "context_length", "parameters", "memory_priority", "max_idle_time", "preload", "fallbacks"];
     internal static readonly string[] ParameterKeys = ["temperature", "max_tokens", "do_sample", "top_p", "top_k", "seed", "stop"];
     internal static readonly string[] AgentKeys = ["model", "fallbacks"];
@@ -27,6 +27,9 @@ internal static class ModelConfigurationBinder
                     break;
                 case "load_wait_timeout":
                     options.LoadWaitTimeout = ReadDouble(child, child.Key, errors) ?? options.LoadWaitTimeout;
+                    break;
+                case "load_timeout":
+                    options.LoadTimeout = ReadDouble(child, child.Key, errors) ?? options.LoadTimeout;
                     break;
                 case "models":
                     BindModels(child, options, errors);

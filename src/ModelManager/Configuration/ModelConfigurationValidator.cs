@@ -49,6 +49,11 @@ internal static class ModelConfigurationValidator
             errors.Add($"load_wait_timeout: must be 0 or more seconds, got {options.LoadWaitTimeout.ToString(CultureInfo.InvariantCulture)}");
         }
 
+        if (!double.IsFinite(options.LoadTimeout) || options.LoadTimeout < 0 || options.LoadTimeout > TimeSpan.MaxValue.TotalSeconds / 2)
+        {
+            errors.Add($"load_timeout: must be 0 (no limit) or more seconds, got {options.LoadTimeout.ToString(CultureInfo.InvariantCulture)}");
+        }
+
         var baseDir = options.BaseDirectory ?? Directory.GetCurrentDirectory();
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         var descriptors = new List<ModelDescriptor>();
@@ -222,7 +227,8 @@ internal static class ModelConfigurationValidator
 
         return new ValidatedConfiguration(
             descriptors, agents, options.DefaultModel is { Length: > 0 } ? options.DefaultModel : null,
-            limitBytes, TimeSpan.FromSeconds(options.LoadWaitTimeout), warnings);
+            limitBytes, TimeSpan.FromSeconds(options.LoadWaitTimeout),
+            options.LoadTimeout > 0 ? TimeSpan.FromSeconds(options.LoadTimeout) : Timeout.InfiniteTimeSpan, warnings);
     }
 
     internal static long DefaultLimitBytes()

@@ -13,6 +13,9 @@ public sealed class ModelManagerOptions
     /// <summary><c>load_wait_timeout</c>: seconds a load waits for leases to drain when memory is short. Default 30.</summary>
     public double LoadWaitTimeout { get; set; } = 30;
 
+    /// <summary><c>load_timeout</c>: seconds one load may take before it is cancelled and its memory reservation returned; 0 = no limit. Default 600.</summary>
+    public double LoadTimeout { get; set; } = 600;
+
     /// <summary><c>models</c>: the managed models.</summary>
     public IList<ModelDefinition> Models { get; set; } = [];
 

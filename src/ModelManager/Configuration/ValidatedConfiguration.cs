@@ -7,6 +7,7 @@ internal sealed record ValidatedConfiguration(
     string? DefaultModel,
     long LimitBytes,
     TimeSpan LoadWaitTimeout,
+    TimeSpan LoadTimeout,
     IReadOnlyList<string> Warnings);
 
 /// <summary>An agent's resolved model chain.</summary>

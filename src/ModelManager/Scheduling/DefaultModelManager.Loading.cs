@@ -23,16 +23,7 @@ internal sealed partial class DefaultModelManager
             await ReserveAsync(entry, estimate).ConfigureAwait(false);
             reserved = true;
 
-            IModelInstance instance;
-            try
-            {
-                var progress = new Progress(this, entry.Name);
-                instance = await entry.Backend.LoadAsync(entry.Descriptor, progress, _shutdownCts.Token).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not ModelLoadException)
-            {
-                throw Wrap(entry, e);
-            }
+            var instance = await LoadWithTimeoutAsync(entry).ConfigureAwait(false);
 
             var actual = Math.Max(0, instance.MemoryBytes);
             long over;
@@ -102,6 +93,44 @@ internal sealed partial class DefaultModelManager
             Log.LoadFailed(_logger, entry.Name, error);
             RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.LoadFailed, bytes: entry.EstimatedBytes, exception: error));
             done.TrySetException(error);
+        }
+    }
+
+    /// <summary>Runs the backend's load, cancelling it after <c>load_timeout</c>; a load that ignores cancellation is abandoned and its instance disposed when it finally arrives.</summary>
+    private async Task<IModelInstance> LoadWithTimeoutAsync(ModelEntry entry)
+    {
+        var timeout = _config.LoadTimeout;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(_shutdownCts.Token);
+        Task<IModelInstance> load;
+        try
+        {
+            load = entry.Backend.LoadAsync(entry.Descriptor, new Progress(this, entry.Name), cts.Token);
+        }
+        catch (Exception e) when (e is not ModelLoadException)
+        {
+            throw Wrap(entry, e);
+        }
+
+        try
+        {
+            return timeout == Timeout.InfiniteTimeSpan
+                ? await load.ConfigureAwait(false)
+                : await load.WaitAsync(timeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            await cts.CancelAsync().ConfigureAwait(false);
+            _ = load.ContinueWith(static (t, state) => t.Result.DisposeAsync(), null, CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            throw new ModelLoadException(entry.Name, $"Model '{entry.Name}' did not load within load_timeout ({timeout.TotalSeconds:F0} s); the load was cancelled.");
+        }
+        catch (OperationCanceledException) when (_shutdownCts.IsCancellationRequested)
+        {
+            throw new ObjectDisposedException(nameof(IModelManager), "The model manager was shut down while the model loaded.");
+        }
+        catch (Exception e) when (e is not ModelLoadException)
+        {
+            throw Wrap(entry, e);
         }
     }
 

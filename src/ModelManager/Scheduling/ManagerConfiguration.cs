@@ -12,6 +12,7 @@ internal sealed class ManagerConfiguration
         Agents = config.Agents.ToFrozenDictionary(StringComparer.Ordinal);
         DefaultModel = config.DefaultModel;
         LoadWaitTimeout = config.LoadWaitTimeout;
+        LoadTimeout = config.LoadTimeout;
         Version = version;
     }
 
@@ -25,6 +26,9 @@ internal sealed class ManagerConfiguration
     public string? DefaultModel { get; }
 
     public TimeSpan LoadWaitTimeout { get; }
+
+    /// <summary>How long one backend load may take; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</summary>
+    public TimeSpan LoadTimeout { get; }
 
     public int Version { get; }
 }

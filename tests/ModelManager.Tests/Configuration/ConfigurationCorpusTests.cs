@@ -12,6 +12,7 @@ public sealed class ConfigurationCorpusTests
         { "limit not a number", """{ "max_memory_mb": "lots", "models": [ OK ] }""", "max_memory_mb: 'lots' is not an integer" },
         { "limit is an object", """{ "max_memory_mb": { "a": 1 }, "models": [ OK ] }""", "max_memory_mb: expected an integer, got an object or array" },
         { "negative wait", """{ "load_wait_timeout": -1, "models": [ OK ] }""", "load_wait_timeout: must be 0 or more seconds, got -1" },
+        { "negative load timeout", """{ "load_timeout": -2, "models": [ OK ] }""", "load_timeout: must be 0 (no limit) or more seconds, got -2" },
         { "models is an object", """{ "models": { "a": { "name": "a" } } }""", "models: expected an array, got an object (key 'a')" },
         { "models is a string", """{ "models": "a" }""", "models: expected an array, got 'a'" },
         { "model is a number", """{ "models": [ OK, 5 ] }""", "models[1]: expected an object, got '5'" },

@@ -1,0 +1,13 @@
+using Microsoft.Extensions.Logging;
+
+namespace ModelManager;
+
+/// <summary>Log lines of the huggingface (ONNX Runtime GenAI) backend, with fixed event ids.</summary>
+internal static partial class OnnxLog
+{
+    [LoggerMessage(3000, LogLevel.Debug, "ONNX model {Model} ({ModelType}) loaded in {DurationMs:F0} ms: context {Context}, parallel {Parallel}, providers [{Providers}], chat format {ChatFormat}; process grew by {GrowthMb:F1} MB, ONNX files {FilesMb:F1} MB")]
+    public static partial void Loaded(ILogger logger, string model, string modelType, double durationMs, int context, int parallel, string providers, OnnxChatFormat chatFormat, double growthMb, double filesMb);
+
+    [LoggerMessage(3001, LogLevel.Warning, "The chat template in the tokenizer of model {Model} failed on a two-message probe, so chat uses the plain format: {Reason}")]
+    public static partial void TokenizerTemplateUnusable(ILogger logger, string model, string reason);
+}

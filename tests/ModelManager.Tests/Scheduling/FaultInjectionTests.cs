@@ -1,0 +1,65 @@
+using static ModelManager.Tests.TestManagers;
+
+namespace ModelManager.Tests;
+
+/// <summary>Loads that hang, ignore cancellation or succeed slowly, and what the manager does about each.</summary>
+public sealed class FaultInjectionTests
+{
+    private static string WithLoadTimeout(string json, double seconds) =>
+        json.Replace("\"load_wait_timeout\": 1", $"\"load_wait_timeout\": 1, \"load_timeout\": {seconds}", StringComparison.Ordinal);
+
+    [Fact]
+    public async Task HangingLoad_IsCancelledAtLoadTimeout_AndItsReservationReturned()
+    {
+        var (m, backend) = FromJson(WithLoadTimeout(Config(100, Fake("hang", 40, parameters: "\"load_delay_ms\": 60000"), Fake("ok", 40)), 0.3), TimeProvider.System);
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => m.LoadModelAsync("hang"));
+
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
+        Assert.Contains("did not load within load_timeout", e.Message, StringComparison.Ordinal);
+        Assert.Equal(0, m.GetMemoryUsage().TotalBytes);
+        Assert.Equal(ModelState.Unloaded, m.GetModelStats()["hang"].State);
+        Assert.Equal(1, m.GetModelStats()["hang"].FailureCount);
+        await m.LoadModelAsync("ok");
+        Assert.Equal(1, backend.LiveInstances);
+    }
+
+    [Fact]
+    public async Task LoadThatIgnoresCancellation_IsAbandoned_AndDisposedWhenItArrives()
+    {
+        var (m, backend) = FromJson(WithLoadTimeout(Config(100, Fake("stubborn", 10, parameters: "\"load_delay_ms\": 800, \"ignore_cancellation\": true")), 0.2), TimeProvider.System);
+
+        await Assert.ThrowsAsync<ModelLoadException>(() => m.LoadModelAsync("stubborn"));
+        Assert.Equal(0, m.GetMemoryUsage().TotalBytes);
+
+        // The backend finishes later; the orphaned instance must not leak.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (backend.Loads == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(100);
+        Assert.Equal(1, backend.Loads);
+        Assert.Equal(0, backend.LiveInstances);
+        Assert.Equal(ModelState.Unloaded, m.GetModelStats()["stubborn"].State);
+    }
+
+    [Fact]
+    public async Task SlowLoad_OthersWaitForIt_AndOtherModelsStayServed()
+    {
+        var (m, backend) = FromJson(Config(100, Fake("slow", 10, parameters: "\"load_delay_ms\": 500"), Fake("fast", 10)), TimeProvider.System);
+        await m.LoadModelAsync("fast");
+        var waiters = Enumerable.Range(0, 8).Select(_ => m.GetModel("slow").GenerateAsync("p")).ToArray();
+
+        // While "slow" loads, the loaded model answers at once.
+        var sw = System.Diagnostics.Stopwatch.StartNew();
+        Assert.Equal(FakeModelInstance.Expected("fast", "q", 16), await m.GetModel("fast").GenerateAsync("q"));
+        Assert.True(sw.ElapsedMilliseconds < 400, $"the loaded model waited {sw.ElapsedMilliseconds} ms behind another model's load");
+
+        var results = await Task.WhenAll(waiters);
+        Assert.All(results, r => Assert.Equal(FakeModelInstance.Expected("slow", "p", 16), r));
+        Assert.Equal(2, backend.Loads);
+    }
+}
