@@ -36,6 +36,8 @@ internal sealed class OnnxGenAIModel : IModelInstance
     private readonly Lock _templateGate = new();
     private int _references = 1;
     private int _disposed;
+    private int _running;
+    private int _peakRunning;
 
     private OnnxGenAIModel(
         ModelDescriptor model, OnnxModelFolder folder, OnnxModelSettings settings, Model native, Tokenizer tokenizer,
@@ -68,6 +70,9 @@ internal sealed class OnnxGenAIModel : IModelInstance
     /// <summary>Generations running now.</summary>
     internal int ActiveGenerations => _settings.Parallel - _slots.CurrentCount;
 
+    /// <summary>The most generations that have run at once since the model loaded.</summary>
+    internal int PeakGenerations => Volatile.Read(ref _peakRunning);
+
     /// <summary>True once the native objects have been destroyed.</summary>
     internal bool IsReleased => Volatile.Read(ref _references) == 0;
 
@@ -84,7 +89,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
         try
         {
             var before = Environment.WorkingSet;
-            config = new Config(folder.Directory);
+            config = new GuardedConfig(folder.Directory);
             config.ClearProviders();
             foreach (var provider in settings.Providers)
             {
@@ -95,15 +100,15 @@ internal sealed class OnnxGenAIModel : IModelInstance
             if (settings.ContextLength < folder.ContextLength)
             {
                 // ONNX Runtime then enforces the shorter context itself, and sizes any preallocated KV buffers to it.
-                config.Overlay(string.Create(CultureInfo.InvariantCulture, $$"""{"model":{"context_length":{{settings.ContextLength}}}}"""));
+                config.Overlay("{\"model\":{\"context_length\":" + settings.ContextLength.ToString(CultureInfo.InvariantCulture) + "}}");
             }
 
             stage = settings.Providers.Count == 0
                 ? $"loading {Path.GetFileName(folder.Files[0].Path)}"
                 : $"loading {Path.GetFileName(folder.Files[0].Path)} with providers [{string.Join(", ", settings.Providers)}]";
-            native = new Model(config);
+            native = new GuardedModel(config);
             stage = "loading the tokenizer (tokenizer.json, tokenizer_config.json)";
-            tokenizer = new Tokenizer(native);
+            tokenizer = new GuardedTokenizer(native);
             var growth = Environment.WorkingSet - before;
 
             stage = "applying the configured chat_template";
@@ -179,7 +184,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
 
     /// <summary>Generates token by token after <paramref name="prompt"/>; ends at EOS, <c>max_tokens</c> or the context.</summary>
     /// <exception cref="ArgumentException">The prompt is empty, holds ids outside the vocabulary, or leaves no room in the context.</exception>
-    internal async IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    internal async IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var maxLength = CheckPrompt(prompt, options);
         Enter();
@@ -203,7 +208,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producer = Task.Factory.StartNew(
             () => Produce(prompt, options, maxLength, channel.Writer, stop.Token, cancellationToken),
-            CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttachment, TaskScheduler.Default);
+            CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
         try
         {
             await foreach (var token in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
@@ -293,6 +298,12 @@ internal sealed class OnnxGenAIModel : IModelInstance
     private void Produce(int[] prompt, GenerationOptions options, int maxLength, ChannelWriter<GeneratedToken> writer, CancellationToken stop, CancellationToken caller)
     {
         Exception? error = null;
+        var running = Interlocked.Increment(ref _running);
+        for (var peak = Volatile.Read(ref _peakRunning); running > peak; peak = Volatile.Read(ref _peakRunning))
+        {
+            Interlocked.CompareExchange(ref _peakRunning, running, peak);
+        }
+
         try
         {
             if (maxLength <= prompt.Length)
@@ -300,7 +311,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
                 return; // max_tokens 0
             }
 
-            using var parameters = new GeneratorParams(_native);
+            using var parameters = new GuardedGeneratorParams(_native);
             parameters.SetSearchOption("max_length", maxLength);
             var greedy = options.IsGreedy || (options.Temperature is null && options.DoSample != true);
             parameters.SetSearchOption("do_sample", !greedy);
@@ -327,7 +338,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
                 }
             }
 
-            using var generator = new Generator(_native, parameters);
+            using var generator = new GuardedGenerator(_native, parameters);
             using var stream = _tokenizer.CreateStream();
             stop.ThrowIfCancellationRequested();
             generator.AppendTokens(prompt);
@@ -358,6 +369,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
         }
         finally
         {
+            Interlocked.Decrement(ref _running);
             writer.TryComplete(error);
             _slots.Release();
             Exit();

@@ -5,7 +5,7 @@ namespace ModelManager;
 
 /// <summary>An ONNX Runtime GenAI model folder, checked in managed code before any native call sees it.</summary>
 /// <remarks>
-/// Immutable. <see cref="Read"/> throws <see cref="ModelFormatException"/> naming the offending file for every problem it
+/// Immutable. <see cref="Read(string?, string)"/> throws <see cref="ModelFormatException"/> naming the offending file for every problem it
 /// can see without ONNX Runtime: a missing or malformed <c>genai_config.json</c>, missing ONNX or external data files,
 /// missing tokenizer files, and a plain Hugging Face checkpoint that was never converted.
 /// </remarks>

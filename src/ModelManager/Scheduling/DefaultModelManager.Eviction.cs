@@ -78,7 +78,8 @@ internal sealed partial class DefaultModelManager
     /// <summary>Evicts idle models, least important and least recently used first, until the budget fits its limit.</summary>
     /// <param name="reason">Recorded on each eviction.</param>
     /// <param name="maxPriority">Only models with this priority number or higher (less important) are evicted.</param>
-    private async Task EnforceLimitAsync(UnloadReason reason, int maxPriority)
+    /// <param name="requester">A model that just loaded and is never its own victim.</param>
+    private async Task EnforceLimitAsync(UnloadReason reason, int maxPriority, ModelEntry? requester = null)
     {
         while (true)
         {
@@ -92,7 +93,7 @@ internal sealed partial class DefaultModelManager
                     return;
                 }
 
-                victims = SelectVictims(needed, maxPriority, requester: null, reason, acceptPartial: true);
+                victims = SelectVictims(needed, maxPriority, requester, reason, acceptPartial: true);
                 if (victims is null)
                 {
                     // Leased models hold the rest; evict them as their leases drain.

@@ -58,9 +58,11 @@ internal sealed partial class DefaultModelManager
 
             if (over > 0)
             {
-                // The backend used more than it estimated: make room among less important idle models.
+                // The backend used more than it estimated: the budget must still hold, so evict idle models, least
+                // important first (any priority: the alternative is running over budget). Later loads of this model
+                // reserve what it really used.
                 Log.OverEstimate(_logger, entry.Name, actual / Mb, estimate / Mb, over / Mb);
-                await EnforceLimitAsync(UnloadReason.MemoryLimit, entry.Priority).ConfigureAwait(false);
+                await EnforceLimitAsync(UnloadReason.MemoryLimit, maxPriority: 1, entry).ConfigureAwait(false);
             }
 
             if (_disposed)
@@ -147,9 +149,10 @@ internal sealed partial class DefaultModelManager
             lock (_budgetLock)
             {
                 entry.EstimatedBytes = estimate;
-            }
 
-            return estimate;
+                // A model that once used more than its estimate reserves what it really used.
+                return Math.Max(estimate, entry.ActualBytes);
+            }
         }
         catch (Exception e) when (e is not ModelLoadException and not OperationCanceledException)
         {
@@ -323,7 +326,8 @@ internal sealed partial class DefaultModelManager
         SignalMemoryChanged();
         if (Volatile.Read(ref _overLimit) != 0)
         {
-            _ = Task.Run(() => EnforceLimitAsync(UnloadReason.MemoryLimit, maxPriority: 1));
+            // Inline: idle victims unload synchronously with most backends, so the budget holds again when Release returns.
+            _ = EnforceLimitAsync(UnloadReason.MemoryLimit, maxPriority: 1);
         }
     }
 

@@ -178,11 +178,15 @@ internal sealed partial class DefaultModelManager
         {
         }
 
-        if (entry.Retired)
+        lock (_budgetLock)
         {
-            lock (_budgetLock)
+            if (entry.Retired)
             {
                 _entryList = _entryList.Where(e => e != entry).ToArray();
+            }
+            else if (reason == UnloadReason.Reconfigured && entry.ChargedBytes == 0)
+            {
+                entry.ActualBytes = 0; // new settings, new size: forget what the old ones used
             }
         }
     }

@@ -9,6 +9,7 @@ public sealed class AgentHostTests
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task RunAsync_ShortScenario_ShowsSharingFallbackEvictionIdleUnloadAndStats()
     {
+        _ = SharedModels.Stories260K; // the sample would stand in a synthetic model; under CI the real one must be there
         var output = new StringWriter();
         var watch = Stopwatch.StartNew();
 

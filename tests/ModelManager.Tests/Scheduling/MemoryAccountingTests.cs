@@ -30,6 +30,33 @@ public sealed class MemoryAccountingTests
     }
 
     [Fact]
+    public async Task Load_OverItsEstimate_NeverEvictsItself_AndEvictsIdleModelsToFit()
+    {
+        // Found by SchedulerPropertyTests: the just-loaded model was its own victim and reloaded forever.
+        var (m, _) = FromJson(Config(35, Fake("important", 20, priority: 2), Fake("liar", 15, priority: 3, parameters: "\"actual_size_mb\": 18")));
+        await m.LoadModelAsync("important");
+
+        await using var lease = await m.AcquireAsync("liar").WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(ModelState.Ready, m.GetModelStats()["liar"].State);
+        Assert.Equal(1, m.GetModelStats()["liar"].LoadCount);
+        Assert.Equal(ModelState.Unloaded, m.GetModelStats()["important"].State);
+        Assert.Equal(18 * Mb, m.GetMemoryUsage().TotalBytes);
+    }
+
+    [Fact]
+    public async Task Reload_AfterAnOverEstimate_ReservesWhatTheModelReallyUsed()
+    {
+        var (m, _) = FromJson(Config(17, Fake("liar", 15, parameters: "\"actual_size_mb\": 18")));
+        await m.LoadModelAsync("liar"); // over the limit by 1 MB, alone: evicted when idle
+        Assert.Equal(ModelState.Unloaded, m.GetModelStats()["liar"].State);
+
+        var e = await Assert.ThrowsAsync<ModelMemoryException>(() => m.LoadModelAsync("liar"));
+        Assert.Equal(18 * Mb, e.RequestedBytes);
+        Assert.Contains("needs more than the whole budget", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Load_ActualBelowEstimate_ChargesTheEstimate()
     {
         var (m, _) = FromJson(Config(100, Fake("a", 40, parameters: "\"actual_size_mb\": 10")));
