@@ -61,7 +61,8 @@ internal sealed class LlamaSharpBackend : IModelBackend
         LLamaWeights weights;
         try
         {
-            var native = progress is null ? null : new Progress<float>(p => progress.Report(p * 0.95));
+            // Reported inline, not through Progress<T>, which posts to the thread pool and can reorder reports after Loaded.
+            var native = progress is null ? null : new InlineProgress(progress);
             weights = await LLamaWeights.LoadFromFileAsync(parameters, cancellationToken, native).ConfigureAwait(false);
         }
         catch (LoadWeightsFailedException e)
@@ -80,6 +81,11 @@ internal sealed class LlamaSharpBackend : IModelBackend
             weights.Dispose();
             throw;
         }
+    }
+
+    private sealed class InlineProgress(IProgress<double> target) : IProgress<float>
+    {
+        public void Report(float value) => target.Report(value * 0.95);
     }
 
     private static GgufModelInfo ReadHeader(ModelDescriptor model)

@@ -20,8 +20,11 @@ internal sealed class LlamaSharpModel : IModelInstance
     private readonly BatchedGenerator _generator;
     private readonly string? _template;
 
+    private static int _live;
+
     private LlamaSharpModel(ModelDescriptor model, LLamaWeights weights, BatchedGenerator generator, string? template, long memoryBytes)
     {
+        Interlocked.Increment(ref _live);
         _model = model;
         _weights = weights;
         _generator = generator;
@@ -30,6 +33,9 @@ internal sealed class LlamaSharpModel : IModelInstance
     }
 
     public long MemoryBytes { get; }
+
+    /// <summary>Models loaded and not yet disposed in this process; tests check that shutdown releases every native handle.</summary>
+    internal static int LiveCount => Volatile.Read(ref _live);
 
     /// <summary>The chat template in use, or null for the plain format.</summary>
     internal string? ChatTemplate => _template;
@@ -78,6 +84,7 @@ internal sealed class LlamaSharpModel : IModelInstance
     {
         await _generator.DisposeAsync().ConfigureAwait(false);
         _weights.Dispose();
+        Interlocked.Decrement(ref _live);
     }
 
     private LLamaToken[] Tokenize(string text)

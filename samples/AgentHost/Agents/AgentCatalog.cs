@@ -1,0 +1,24 @@
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AgentHost;
+
+/// <summary>Registers the sample's agents and finds the one for an agent name in a user's config.</summary>
+public static class AgentCatalog
+{
+    public static IServiceCollection AddAgents(this IServiceCollection services) => services
+        .AddSingleton<CodebaseExpertAgent>()
+        .AddSingleton<CodeGeneratorAgent>()
+        .AddSingleton<SummarizerAgent>()
+        .AddSingleton<ReviewerAgent>();
+
+    /// <summary>The sample's class for <paramref name="name"/>, or a <see cref="GenericAgent"/> over the keyed chat client.</summary>
+    public static Agent Resolve(IServiceProvider services, string name) => name switch
+    {
+        nameof(CodebaseExpertAgent) => services.GetRequiredService<CodebaseExpertAgent>(),
+        nameof(CodeGeneratorAgent) => services.GetRequiredService<CodeGeneratorAgent>(),
+        nameof(SummarizerAgent) => services.GetRequiredService<SummarizerAgent>(),
+        nameof(ReviewerAgent) => services.GetRequiredService<ReviewerAgent>(),
+        _ => new GenericAgent(name, services.GetRequiredKeyedService<IChatClient>(name)),
+    };
+}

@@ -1,0 +1,8 @@
+namespace AgentHost;
+
+/// <summary>What one agent job produced.</summary>
+/// <param name="Agent">The agent's name.</param>
+/// <param name="Model">The model that served the job (a fallback when the agent's own could not load).</param>
+/// <param name="Text">The generated text.</param>
+/// <param name="Duration">How long the job took, including any model load.</param>
+public sealed record AgentResult(string Agent, string Model, string Text, TimeSpan Duration);

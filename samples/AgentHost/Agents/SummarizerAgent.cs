@@ -1,0 +1,32 @@
+using System.Diagnostics;
+using System.Text;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace AgentHost;
+
+/// <summary>Summarizes text, streaming the summary as it is generated.</summary>
+public sealed class SummarizerAgent([FromKeyedServices(nameof(SummarizerAgent))] IChatClient chat)
+    : Agent(nameof(SummarizerAgent), chat)
+{
+    private readonly IChatClient _chat = chat;
+
+    public override string Job => "summarizes text (streaming)";
+
+    public override async Task<AgentResult> RunAsync(string task, int maxTokens, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var text = new StringBuilder();
+        string? model = null;
+        await foreach (var update in _chat.GetStreamingResponseAsync(
+                           [new ChatMessage(ChatRole.User, task)],
+                           new ChatOptions { MaxOutputTokens = maxTokens, Temperature = 0 },
+                           cancellationToken))
+        {
+            text.Append(update.Text);
+            model ??= update.ModelId;
+        }
+
+        return new AgentResult(Name, model ?? ConfiguredModel ?? "?", text.ToString(), watch.Elapsed);
+    }
+}

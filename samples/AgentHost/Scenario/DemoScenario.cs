@@ -1,0 +1,168 @@
+using System.Diagnostics;
+using System.Globalization;
+using ModelManager;
+
+namespace AgentHost;
+
+/// <summary>The scripted demo: four agents share, evict, idle out and fall back between models under one memory budget.</summary>
+public sealed class DemoScenario(
+    IModelManager manager,
+    ModelEventLog events,
+    AgentConsole console,
+    DemoPlan plan,
+    CodebaseExpertAgent expert,
+    SummarizerAgent summarizer,
+    CodeGeneratorAgent generator,
+    ReviewerAgent reviewer)
+{
+    private readonly List<(string Description, bool Passed)> _checks = [];
+
+    /// <summary>Runs every step and returns 0 when each behaved as the demo expects, else 1.</summary>
+    public async Task<int> RunAsync(CancellationToken cancellationToken)
+    {
+        ShowSetup();
+        await ShareOneModelAsync(cancellationToken);
+        await FallBackAsync(cancellationToken);
+        await EvictForCapacityAsync(cancellationToken);
+        await UnloadWhenIdleAsync(cancellationToken);
+        return ShowFinalState();
+    }
+
+    private void ShowSetup()
+    {
+        console.Section("Setup");
+        console.Detail("config", $"{plan.ConfigPath} (generated; run your own with --config PATH)");
+        if (plan.CacheDirectory is not null)
+        {
+            console.Detail("synthetic models", $"{plan.CacheDirectory} (random weights: their text is noise)");
+        }
+
+        console.Detail("backend", plan.Backend == "fake" ? "fake (ModelManager.Testing; no native code)" : "gguf (LLamaSharp, llama.cpp on the CPU)");
+        console.Detail("memory budget", $"{plan.BudgetMb} MB (max_memory_mb): room for {plan.SharedModel} with {plan.CoderModel} or with {plan.ReviewerModel}, not with both");
+        console.Table("Models (memory_priority 1 = keep longest, 5 = evict first)",
+            ["Model", "Priority", "Estimate", "max_idle_time", "Fallbacks", "File"],
+            plan.Models.Select(m => (IReadOnlyList<string>)
+            [
+                m.Name, m.Priority.ToString(CultureInfo.InvariantCulture),
+                m.EstimatedBytes is { } b ? AgentConsole.FormatMb(b) : "unreadable",
+                m.MaxIdleSeconds > 0 ? $"{m.MaxIdleSeconds} s" : "never", m.Fallback ?? "-", m.Source,
+            ]),
+            1, 2);
+
+        Agent[] agents = [expert, summarizer, generator, reviewer];
+        var fallbacks = manager.GetModels().ToDictionary(m => m.Name, m => m.Fallbacks);
+        console.Table("Agents: which agent uses which model",
+            ["Agent", "Model", "Fallbacks", "Job", "Receives"],
+            agents.Select(a => (IReadOnlyList<string>)
+            [
+                a.Name, a.ConfiguredModel ?? "?",
+                a.ConfiguredModel is { } m && fallbacks.TryGetValue(m, out var f) && f.Count > 0 ? string.Join(", ", f) : "-",
+                a.Job, a.Injection,
+            ]));
+        console.Note(plan.Backend == "fake" ? "fake models repeat words from a fixed list: the text shows that calls ran, nothing more."
+            : plan.SharedModel == "stories260K" ? "stories260K only knows children's stories and the synthetic models emit noise: the text shows that calls ran, not what a real model would say."
+            : "every model here is synthetic, so their text is noise: it shows that calls ran, not what a real model would say.");
+    }
+
+    private async Task ShareOneModelAsync(CancellationToken cancellationToken)
+    {
+        console.Section($"1. Two agents, one model: both ask for {plan.SharedModel} at once");
+        AgentResult[] results = [];
+        await console.RunWithLoadProgressAsync(async () => results = await Task.WhenAll(
+            expert.RunAsync("Where does the manager decide which model to evict?", plan.MaxTokens, cancellationToken),
+            summarizer.RunAsync("Summarize: two agents asked for one model at the same time and it loaded once.", plan.MaxTokens, cancellationToken)));
+        Show(results);
+
+        var stats = manager.GetModelStats()[plan.SharedModel];
+        var memory = manager.GetMemoryUsage();
+        var held = memory.Models.TryGetValue(plan.SharedModel, out var usage) ? usage.ChargedBytes : 0;
+        console.MarkupLine($"  [bold]shared:[/] {plan.SharedModel} serves {expert.Name} and {summarizer.Name} from one copy: " +
+                       $"[bold]LoadCount = {stats.LoadCount}[/], {AgentConsole.FormatMb(held)} in memory " +
+                       $"({memory.Models.Count} model(s) in GetMemoryUsage(), total {AgentConsole.FormatMb(memory.TotalBytes)})");
+        Check($"{plan.SharedModel} loaded once for two concurrent agents (LoadCount = {stats.LoadCount}) and is held once ({AgentConsole.FormatMb(held)})",
+            stats.LoadCount == 1 && held > 0 && memory.Models.Count == 1 && results.All(r => r.Model == plan.SharedModel));
+    }
+
+    private async Task FallBackAsync(CancellationToken cancellationToken)
+    {
+        console.Section($"2. A model that cannot load: {reviewer.Name}'s {plan.BrokenModel} falls back to {plan.ReviewerModel}");
+        AgentResult[] results = [];
+        await console.RunWithLoadProgressAsync(async () => results = await Task.WhenAll(
+            reviewer.RunAsync("Review: the cache now evicts the least important idle model first.", plan.MaxTokens, cancellationToken),
+            expert.RunAsync("Which models are loaded right now?", plan.MaxTokens, cancellationToken)));
+        Show(results);
+
+        var fallback = events.Events.FirstOrDefault(e => e.Kind == ModelEventKind.FallbackUsed && e.ModelName == plan.BrokenModel);
+        Check($"FallbackUsed: {plan.BrokenModel} -> {fallback?.Detail ?? "(no event)"}, and {reviewer.Name} was served by {results[0].Model}",
+            fallback?.Detail == plan.ReviewerModel && results[0].Model == plan.ReviewerModel);
+    }
+
+    private async Task EvictForCapacityAsync(CancellationToken cancellationToken)
+    {
+        var before = manager.GetMemoryUsage();
+        var coderEstimate = plan.Models.First(m => m.Name == plan.CoderModel).EstimatedBytes ?? 0;
+        console.Section($"3. Memory budget: {plan.CoderModel} needs room, so the least important idle model goes");
+        console.MarkupLine($"  in memory: {string.Join(", ", before.Models.Select(m => $"{m.Key} {AgentConsole.FormatMb(m.Value.ChargedBytes)}"))}" +
+                       $" = {AgentConsole.FormatMb(before.TotalBytes)} of {AgentConsole.FormatMb(before.LimitBytes)};" +
+                       $" {plan.CoderModel} (priority 2) needs ~{AgentConsole.FormatMb(coderEstimate)}");
+        console.Note($"victims: idle models with priority 2 or higher (less important); {plan.SharedModel} (priority 1) is never evicted for {plan.CoderModel}");
+
+        AgentResult[] results = [];
+        await console.RunWithLoadProgressAsync(async () => results = await Task.WhenAll(
+            generator.RunAsync("// C#: returns the least recently used model\nstatic string PickVictim(", plan.MaxTokens, cancellationToken),
+            expert.RunAsync("How much memory is left?", plan.MaxTokens, cancellationToken)));
+        Show(results);
+
+        var evicted = events.Events.FirstOrDefault(e => e.Kind == ModelEventKind.Evicted && e.Reason == UnloadReason.Capacity);
+        var after = manager.GetMemoryUsage();
+        console.MarkupLine($"  in memory now: {string.Join(", ", after.Models.Select(m => $"{m.Key} {AgentConsole.FormatMb(m.Value.ChargedBytes)}"))}" +
+                       $" = {AgentConsole.FormatMb(after.TotalBytes)} of {AgentConsole.FormatMb(after.LimitBytes)}");
+        Check($"Evicted {evicted?.ModelName ?? "(nothing)"} with reason {evicted?.Reason.ToString() ?? "-"} ({AgentConsole.FormatMb(evicted?.Bytes ?? 0)} freed) to load {plan.CoderModel}; {plan.SharedModel} stayed",
+            evicted?.ModelName == plan.ReviewerModel && after.Models.ContainsKey(plan.SharedModel) && after.Models.ContainsKey(plan.CoderModel));
+    }
+
+    private async Task UnloadWhenIdleAsync(CancellationToken cancellationToken)
+    {
+        console.Section($"4. Idle unload: {plan.CoderModel} has max_idle_time {plan.IdleSeconds} s");
+        var lastUse = manager.GetModelStats()[plan.CoderModel].LastAccessUtc ?? DateTimeOffset.UtcNow;
+        console.Note($"no agent calls it any more; waiting for the manager's idle sweep (real time)...");
+        var watch = Stopwatch.StartNew();
+        var idle = await events.WaitForAsync(
+            e => e.Kind == ModelEventKind.Evicted && e.ModelName == plan.CoderModel && e.Reason == UnloadReason.Idle,
+            TimeSpan.FromSeconds(plan.IdleSeconds + 10), cancellationToken);
+        var idleFor = DateTimeOffset.UtcNow - lastUse;
+        console.MarkupLine($"  {plan.CoderModel} {(idle is null ? "[red]did not unload[/]" : "unloaded")} after {idleFor.TotalSeconds:F1} s unused (waited {watch.Elapsed.TotalSeconds:F1} s)");
+        Check($"{plan.CoderModel} evicted with reason Idle after {idleFor.TotalSeconds:F1} s (max_idle_time {plan.IdleSeconds} s)",
+            idle is not null && idleFor.TotalSeconds >= plan.IdleSeconds);
+    }
+
+    private int ShowFinalState()
+    {
+        console.Section("5. Final state");
+        console.StatsTable(manager.GetModelStats());
+        console.MemoryTable(manager.GetMemoryUsage());
+
+        foreach (var model in new[] { plan.SharedModel, plan.ReviewerModel, plan.CoderModel })
+        {
+            Check($"load progress reported up to 100% for {model}", events.ProgressCompleted(model));
+        }
+
+        console.Section("Checks");
+        console.Checks(_checks);
+        var failed = _checks.Count(c => !c.Passed);
+        console.MarkupLine(failed == 0
+            ? $"  [green bold]all {_checks.Count} checks passed[/]"
+            : $"  [red bold]{failed} of {_checks.Count} checks failed[/]");
+        return failed == 0 ? 0 : 1;
+    }
+
+    private void Show(IEnumerable<AgentResult> results)
+    {
+        foreach (var result in results)
+        {
+            console.AgentResult(result);
+        }
+    }
+
+    private void Check(string description, bool passed) => _checks.Add((description, passed));
+}

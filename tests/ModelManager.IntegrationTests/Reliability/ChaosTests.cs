@@ -1,0 +1,213 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace ModelManager.IntegrationTests;
+
+/// <summary>
+/// 16 workers doing random operations over real GGUF models and fake ones, under a budget that fits two of them,
+/// while the configuration is reloaded. Duration: MODELMANAGER_CHAOS_SECONDS (default 60; run 600 on demand).
+/// </summary>
+[Collection(NativeMemoryIsolation.Name)]
+public sealed class ChaosTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(60);
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task ChaosRun_NoCrashNoDeadlock_EveryLeaseReturned_MemoryBackToBaseline()
+    {
+        var seconds = int.TryParse(Environment.GetEnvironmentVariable("MODELMANAGER_CHAOS_SECONDS"), out var s) ? s : 60;
+        var synthA = TestCache.Model(new SyntheticGgufOptions { TargetBytes = 6_000_000, Seed = 21 });
+        var synthB = TestCache.Model(new SyntheticGgufOptions { TargetBytes = 6_000_000, Seed = 22 });
+        var estimate = GgufMemoryEstimator.Estimate(GgufReader.Read(synthA), 128, 4);
+        var limitMb = (2 * estimate / 1048576) + 2; // two synthetic models fit, not three
+        var fakeMb = Math.Max(1, estimate / 1048576 / 2);
+
+        string Json(int limit, int fakePriority) => $$"""
+            { "max_memory_mb": {{limit}}, "load_wait_timeout": 2, "load_timeout": 60,
+              "models": [
+                {{GgufManagers.Stories(priority: 2)}},
+                {{GgufManagers.Gguf("synth-a", synthA, priority: 3)}},
+                {{GgufManagers.Gguf("synth-b", synthB, priority: 4)}},
+                { "name": "fake-a", "type": "fake", "memory_priority": {{fakePriority}}, "parameters": { "size_mb": {{fakeMb}}, "max_tokens": 4, "token_delay_ms": 1 } },
+                { "name": "fake-b", "type": "fake", "memory_priority": 5, "max_idle_time": 1, "parameters": { "size_mb": {{fakeMb}}, "max_tokens": 4 } } ] }
+            """;
+
+        // Warm the native library so that its one-time memory is not counted as a leak.
+        await WarmUpAsync(Json((int)limitMb, 3));
+        var baseline = Rss();
+        var (services, manager) = GgufManagers.Create(Json((int)limitMb, 3));
+        var dm = (DefaultModelManager)manager;
+        var fake = services.GetRequiredService<FakeModelBackend>();
+        string[] names = ["stories", "synth-a", "synth-b", "fake-a", "fake-b"];
+        var maxBound = (limitMb + 8) * 1048576; // the highest limit the run sets
+        var counts = new ConcurrentDictionary<string, int>();
+        var violations = new ConcurrentQueue<string>();
+        var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
+        var sw = Stopwatch.StartNew();
+
+        var monitor = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                var usage = manager.GetMemoryUsage();
+                if (usage.TotalBytes > maxBound)
+                {
+                    violations.Enqueue($"budget {usage.TotalBytes} > {maxBound}");
+                }
+
+                await Task.Delay(5);
+            }
+        });
+
+        async Task Worker(int seed)
+        {
+            var rng = new Random(seed);
+            while (!stop.IsCancellationRequested)
+            {
+                var name = names[rng.Next(names.Length)];
+                var op = rng.Next(100);
+                string kind;
+                var timeout = new CancellationTokenSource(OperationTimeout);
+                try
+                {
+                    switch (op)
+                    {
+                        case < 35:
+                            kind = "generate";
+                            var text = await manager.GetModel(name).GenerateAsync("Once upon a time", new GenerationOptions { MaxTokens = 8 }, timeout.Token);
+                            if (text.Length == 0 && name.StartsWith("fake", StringComparison.Ordinal))
+                            {
+                                violations.Enqueue($"{name} generated nothing");
+                            }
+
+                            break;
+                        case < 55:
+                            kind = "stream";
+                            var n = 0;
+                            await foreach (var _ in manager.GetModel(name).GenerateStreamingAsync("The dog", new GenerationOptions { MaxTokens = 12 }, timeout.Token))
+                            {
+                                if (++n == 6 && rng.Next(4) == 0)
+                                {
+                                    break; // abandon a stream half way
+                                }
+                            }
+
+                            break;
+                        case < 65:
+                            kind = "lease";
+                            await using (await manager.AcquireAsync(name, timeout.Token))
+                            {
+                                await Task.Delay(rng.Next(5), timeout.Token);
+                            }
+
+                            break;
+                        case < 75:
+                            kind = "unload";
+                            await manager.UnloadModelAsync(name, cancellationToken: timeout.Token);
+                            break;
+                        case < 82:
+                            kind = "force-unload";
+                            await manager.UnloadModelAsync(name, force: true, timeout.Token);
+                            break;
+                        case < 90:
+                            kind = "set-limit";
+                            manager.SetMemoryLimit(limitMb + rng.Next(3) * 4);
+                            break;
+                        case < 95:
+                            kind = "reload-config";
+                            var options = new ModelManagerOptions();
+                            ModelConfigurationLoader.LoadJson(System.Text.Encoding.UTF8.GetBytes(Json((int)limitMb + rng.Next(3) * 4, 1 + rng.Next(5))), "chaos.json", options);
+                            if (!dm.ApplyConfiguration(options))
+                            {
+                                violations.Enqueue("a valid reload was rejected");
+                            }
+
+                            break;
+                        default:
+                            kind = "stats";
+                            _ = manager.GetModelStats();
+                            _ = manager.GetMemoryUsage();
+                            break;
+                    }
+
+                    counts.AddOrUpdate(kind, 1, (_, c) => c + 1);
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+                {
+                    violations.Enqueue($"an operation on {name} did not finish within {OperationTimeout.TotalSeconds} s (deadlock?)");
+                }
+                catch (Exception e) when (e is ModelMemoryException or ModelUnloadedException)
+                {
+                    counts.AddOrUpdate(e.GetType().Name, 1, (_, c) => c + 1);
+                }
+                catch (Exception e)
+                {
+                    violations.Enqueue($"{e.GetType().Name}: {e.Message}");
+                }
+                finally
+                {
+                    timeout.Dispose();
+                }
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => Worker(i)))).WaitAsync(TimeSpan.FromSeconds(seconds) + OperationTimeout * 2);
+        await monitor;
+        var leases = manager.GetModelStats().Values.Sum(x => x.ActiveLeases);
+        await manager.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        await services.DisposeAsync();
+        sw.Stop();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var after = Rss();
+
+        var total = counts.Values.Sum();
+        var summary = new
+        {
+            seconds = Math.Round(sw.Elapsed.TotalSeconds, 1),
+            workers = 16,
+            operations = total,
+            by_kind = counts.OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key, kv => kv.Value),
+            unexpected_errors = violations.Count,
+            rss_baseline_mb = baseline / 1048576,
+            rss_after_shutdown_mb = after / 1048576,
+        };
+        var report = JsonSerializer.Serialize(summary, Indented);
+        output.WriteLine(report);
+        await File.WriteAllTextAsync(Path.Combine(TestCache.Directory, "chaos-last-run.json"), report);
+
+        Assert.True(violations.IsEmpty, string.Join("\n", violations.Take(10)));
+        Assert.Equal(0, leases);
+        Assert.True(total > seconds * 16, $"only {total} operations in {seconds} s");
+        Assert.Equal(0, fake.LiveInstances);
+        Assert.Equal(0, fake.UseAfterUnloadCount);
+        Assert.Equal(0, fake.FreedWhileInUseCount);
+        Assert.Equal(0, LlamaSharpModel.LiveCount);
+        Assert.True(after - baseline < 96L * 1048576, $"RSS {baseline / 1048576} MB before, {after / 1048576} MB after shutdown");
+    }
+
+    private static async Task WarmUpAsync(string json)
+    {
+        var (services, manager) = GgufManagers.Create(json);
+        await manager.GetModel("stories").GenerateAsync("Once", new GenerationOptions { MaxTokens = 2 });
+        await manager.ShutdownAsync();
+        await services.DisposeAsync();
+    }
+
+    private static long Rss()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+}
