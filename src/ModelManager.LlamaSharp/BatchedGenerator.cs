@@ -28,6 +28,10 @@ internal sealed class BatchedGenerator : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
 
+    // Conversations finished while their tokens still wait in the executor's batch: disposing them then would release
+    // their sequence id for reuse inside the same batch, which llama.cpp rejects (InvalidInputBatch). Disposed after Infer.
+    private readonly List<Conversation> _retiring = [];
+
     private BatchedGenerator(string modelName, LLamaWeights weights, BatchedExecutor executor, int contextPerSequence, int parallel, ILogger logger)
     {
         _modelName = modelName;
@@ -125,7 +129,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
                     }
                 }
 
-                if (active.Count == 0)
+                if (active.Count == 0 && _retiring.Count == 0)
                 {
                     if (!await _queue.Reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
                     {
@@ -135,9 +139,11 @@ internal sealed class BatchedGenerator : IAsyncDisposable
                     continue;
                 }
 
-                if (active.Exists(a => a.Conversation.RequiresInference))
+                if (active.Exists(a => a.Conversation.RequiresInference) || _retiring.Count > 0)
                 {
-                    var result = await _executor.Infer(_stop.Token).ConfigureAwait(false);
+                    var queued = _executor.BatchedTokenCount > 0 || _executor.BatchQueueCount > 0;
+                    var result = queued ? await _executor.Infer(_stop.Token).ConfigureAwait(false) : DecodeResult.Ok;
+                    RetireFinished(force: !queued);
                     if (result != DecodeResult.Ok)
                     {
                         var error = new InvalidOperationException($"llama.cpp decode failed for model '{_modelName}': {result}.");
@@ -183,12 +189,19 @@ internal sealed class BatchedGenerator : IAsyncDisposable
             {
                 left.Output.Writer.TryComplete(gone);
             }
+
+            foreach (var conversation in _retiring)
+            {
+                conversation.Dispose();
+            }
+
+            _retiring.Clear();
         }
     }
 
     private void Admit(List<Active> active)
     {
-        while (active.Count < _parallel && _queue.Reader.TryRead(out var request))
+        while (active.Count + _retiring.Count < _parallel && _queue.Reader.TryRead(out var request))
         {
             if (request.IsCancelled)
             {
@@ -239,7 +252,19 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         a.Conversation.Prompt(token);
     }
 
-    private static void Finish(List<Active> active, int index, Exception? error)
+    private void RetireFinished(bool force)
+    {
+        for (var i = _retiring.Count - 1; i >= 0; i--)
+        {
+            if (force || !_retiring[i].RequiresInference)
+            {
+                _retiring[i].Dispose();
+                _retiring.RemoveAt(i);
+            }
+        }
+    }
+
+    private void Finish(List<Active> active, int index, Exception? error)
     {
         var a = active[index];
         active.RemoveAt(index);
@@ -253,7 +278,15 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         }
 
         a.Request.Output.Writer.TryComplete(error);
-        a.Conversation.Dispose();
+        if (a.Conversation.RequiresInference && !_stop.IsCancellationRequested)
+        {
+            _retiring.Add(a.Conversation);
+        }
+        else
+        {
+            a.Conversation.Dispose();
+        }
+
         (a.Pipeline as IDisposable)?.Dispose();
     }
 

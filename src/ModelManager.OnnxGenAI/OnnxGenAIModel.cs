@@ -19,9 +19,6 @@ namespace ModelManager;
 /// </remarks>
 internal sealed class OnnxGenAIModel : IModelInstance
 {
-    /// <summary>The prompt format used when neither the tokenizer nor the config has a chat template.</summary>
-    internal const string PlainFormatNote = "System: …\\nUser: …\\nAssistant:";
-
     private const string EmptyTemplateMessage = "Empty chat template";
     private static readonly string[] PlainStops = ["\nUser:", "\nSystem:"];
 
@@ -60,12 +57,6 @@ internal sealed class OnnxGenAIModel : IModelInstance
 
     /// <summary>How chat messages become a prompt.</summary>
     internal OnnxChatFormat ChatFormat { get; }
-
-    /// <summary>Tokens one request may hold: prompt plus generated.</summary>
-    internal int ContextLength => _settings.ContextLength;
-
-    /// <summary>Most concurrent generations.</summary>
-    internal int Parallel => _settings.Parallel;
 
     /// <summary>Generations running now.</summary>
     internal int ActiveGenerations => _settings.Parallel - _slots.CurrentCount;

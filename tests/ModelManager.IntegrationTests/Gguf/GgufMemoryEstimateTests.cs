@@ -137,25 +137,5 @@ public sealed partial class GgufMemoryEstimateTests(ITestOutputHelper output)
         return process.WorkingSet64;
     }
 
-    // glibc raises its mmap threshold after big frees and then serves big blocks from memory earlier tests freed,
-    // which hides them from RSS; a fixed threshold gives every buffer above 128 KiB fresh pages.
-    private static void FixMallocThreshold()
-    {
-        if (!OperatingSystem.IsLinux())
-        {
-            return;
-        }
-
-        try
-        {
-            _ = MallOpt(-3 /* M_MMAP_THRESHOLD */, 128 * 1024);
-        }
-        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
-        {
-            // Not glibc (e.g. musl): measurements are then a little noisier.
-        }
-    }
-
-    [LibraryImport("libc", EntryPoint = "mallopt")]
-    private static partial int MallOpt(int parameter, int value);
+    private static void FixMallocThreshold() => NativeHeap.FixMallocThreshold();
 }
