@@ -4,7 +4,7 @@ namespace ModelManager;
 /// <remarks>
 /// Thread-safe. Reads <c>parameters.size_mb</c> (estimate and allocation), <c>parameters.actual_size_mb</c> (allocate a different
 /// amount than estimated), <c>parameters.load_delay_ms</c>, <c>parameters.fail_load</c>, <c>parameters.token_delay_ms</c> and
-/// <c>parameters.ignore_cancellation</c>. Counts use after unload and frees during a call, so tests can assert the manager never does either.
+/// <c>parameters.ignore_cancellation</c> and <c>parameters.fail_estimate</c>. Counts use after unload and frees during a call, so tests can assert the manager never does either.
 /// </remarks>
 public sealed class FakeModelBackend : IModelBackend
 {
@@ -21,7 +21,7 @@ public sealed class FakeModelBackend : IModelBackend
     public IReadOnlyCollection<string> SettingKeys { get; } =
     [
         "parameters:size_mb", "parameters:actual_size_mb", "parameters:load_delay_ms", "parameters:fail_load",
-        "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation",
+        "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation", "parameters:fail_estimate",
     ];
 
     /// <summary>Instances loaded and not yet disposed.</summary>
@@ -67,7 +67,9 @@ public sealed class FakeModelBackend : IModelBackend
 
     /// <inheritdoc />
     public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken) =>
-        ValueTask.FromResult(SizeBytes(model, "parameters:size_mb"));
+        model.GetBoolean("parameters:fail_estimate") == true
+            ? throw new ModelFormatException(model.Path ?? model.Name, $"fake unreadable model file (parameters.fail_estimate is true, model '{model.Name}')", 0, model.Name)
+            : ValueTask.FromResult(SizeBytes(model, "parameters:size_mb"));
 
     /// <inheritdoc />
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)

@@ -40,6 +40,9 @@ public interface IModelManager : IAsyncDisposable, IDisposable
     /// <summary>Returns the configured models.</summary>
     IReadOnlyList<ModelDescriptor> GetModels();
 
+    /// <summary>Returns each configured agent with the models it tries, in order (its model, then its fallbacks).</summary>
+    IReadOnlyDictionary<string, IReadOnlyList<string>> GetAgents();
+
     /// <summary>Calls <paramref name="callback"/> with the model name whenever an event of <paramref name="kind"/> happens; dispose the result to stop.</summary>
     /// <remarks>Callbacks run synchronously on the thread that caused the event, outside the manager's locks; exceptions are logged and ignored.</remarks>
     IDisposable RegisterCallback(ModelEventKind kind, Action<string> callback);

@@ -89,11 +89,8 @@ internal sealed partial class DefaultModelManager
                 Volatile.Write(ref entry.StateValue, (int)ModelState.Unloaded);
             }
 
-            Interlocked.Increment(ref entry.FailureCount);
-            _metrics.LoadFailed(entry.Descriptor, error);
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error.Message);
-            Log.LoadFailed(_logger, entry.Name, error);
-            RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.LoadFailed, bytes: entry.EstimatedBytes, exception: error));
+            ReportLoadFailure(entry, error);
             done.TrySetException(error);
         }
     }
@@ -260,10 +257,30 @@ internal sealed partial class DefaultModelManager
         }
     }
 
+    /// <summary>Counts, logs and raises a failed load; one place, whether the estimate or the load failed.</summary>
+    private void ReportLoadFailure(ModelEntry entry, Exception error)
+    {
+        Interlocked.Increment(ref entry.FailureCount);
+        _metrics.LoadFailed(entry.Descriptor, error);
+        Log.LoadFailed(_logger, entry.Name, error);
+        RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.LoadFailed, bytes: entry.EstimatedBytes, exception: error));
+    }
+
     /// <summary>Fails fast (for fallback chains) when a model cannot fit without waiting for leases.</summary>
+    /// <remarks>A model whose estimate fails (a bad file) is reported as a failed load, as it would be if the load ran.</remarks>
     private async ValueTask EnsureFitsNowAsync(ModelEntry entry, CancellationToken cancellationToken)
     {
-        var bytes = await EstimateAsync(entry, cancellationToken).ConfigureAwait(false);
+        long bytes;
+        try
+        {
+            bytes = await EstimateAsync(entry, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ModelLoadException e)
+        {
+            ReportLoadFailure(entry, e);
+            throw;
+        }
+
         lock (_budgetLock)
         {
             var free = _limitBytes - _usedBytes + PendingFreeBytes();

@@ -140,6 +140,10 @@ internal sealed partial class DefaultModelManager : IModelManager
 
     public IReadOnlyList<ModelDescriptor> GetModels() => _config.Models.Select(e => e.Descriptor).ToArray();
 
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> GetAgents() =>
+        _config.Agents.Keys.Order(StringComparer.Ordinal).ToDictionary(
+            a => a, IReadOnlyList<string> (a) => ResolveAgentChain(a).Select(e => e.Name).ToArray(), StringComparer.Ordinal);
+
     /// <summary>Resolves a keyed-service key: an agent name first, then a model name.</summary>
     internal ILanguageModel ResolveKeyed(string key) =>
         _config.Agents.ContainsKey(key) || !_config.Entries.ContainsKey(key) ? GetAgentModel(key) : GetModel(key);

@@ -7,7 +7,7 @@ using Xunit.Abstractions;
 namespace ModelManager.IntegrationTests;
 
 /// <summary>
-/// 16 workers doing random operations over real GGUF models and fake ones, under a budget that fits two of them,
+/// 16 workers doing random operations over real GGUF and ONNX models and fake ones, under a budget that fits two of them,
 /// while the configuration is reloaded. Duration: MODELMANAGER_CHAOS_SECONDS (default 60; run 600 on demand).
 /// </summary>
 [Collection(NativeMemoryIsolation.Name)]
@@ -32,6 +32,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
                 {{GgufManagers.Stories(priority: 2)}},
                 {{GgufManagers.Gguf("synth-a", synthA, priority: 3)}},
                 {{GgufManagers.Gguf("synth-b", synthB, priority: 4)}},
+                {{OnnxManagers.Onnx("tiny-onnx", OnnxManagers.TinyGpt2, priority: 3, extra: "\"parallel\": 4")}},
                 { "name": "fake-a", "type": "fake", "memory_priority": {{fakePriority}}, "parameters": { "size_mb": {{fakeMb}}, "max_tokens": 4, "token_delay_ms": 1 } },
                 { "name": "fake-b", "type": "fake", "memory_priority": 5, "max_idle_time": 1, "parameters": { "size_mb": {{fakeMb}}, "max_tokens": 4 } } ] }
             """;
@@ -40,10 +41,10 @@ public sealed class ChaosTests(ITestOutputHelper output)
         NativeHeap.FixMallocThreshold();
         await WarmUpAsync(Json((int)limitMb, 3));
         var baseline = Rss();
-        var (services, manager) = GgufManagers.Create(Json((int)limitMb, 3));
+        var (services, manager) = OnnxManagers.Create(Json((int)limitMb, 3));
         var dm = (DefaultModelManager)manager;
         var fake = services.GetRequiredService<FakeModelBackend>();
-        string[] names = ["stories", "synth-a", "synth-b", "fake-a", "fake-b"];
+        string[] names = ["stories", "synth-a", "synth-b", "tiny-onnx", "fake-a", "fake-b"];
         var maxBound = (limitMb + 8) * 1048576; // the highest limit the run sets
         var counts = new ConcurrentDictionary<string, int>();
         var violations = new ConcurrentQueue<string>();
@@ -54,10 +55,13 @@ public sealed class ChaosTests(ITestOutputHelper output)
         {
             while (!stop.IsCancellationRequested)
             {
+                // The manager's own decisions keep the budget within the (highest) limit; only what backends report
+                // beyond their estimates (measured after the load) may push it over, until idle models are evicted.
                 var usage = manager.GetMemoryUsage();
-                if (usage.TotalBytes > maxBound)
+                var reportedOver = usage.Models.Values.Sum(x => Math.Max(0, x.ActualBytes - x.EstimatedBytes));
+                if (usage.TotalBytes > maxBound + reportedOver)
                 {
-                    violations.Enqueue($"budget {usage.TotalBytes} > {maxBound}");
+                    violations.Enqueue($"budget {usage.TotalBytes} > {maxBound} + {reportedOver} reported beyond estimates");
                 }
 
                 await Task.Delay(5);
@@ -79,7 +83,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
                     {
                         case < 35:
                             kind = "generate";
-                            var text = await manager.GetModel(name).GenerateAsync("Once upon a time", new GenerationOptions { MaxTokens = 8 }, timeout.Token);
+                            var text = await manager.GetModel(name).GenerateAsync(PromptFor(name), new GenerationOptions { MaxTokens = 8 }, timeout.Token);
                             if (text.Length == 0 && name.StartsWith("fake", StringComparison.Ordinal))
                             {
                                 violations.Enqueue($"{name} generated nothing");
@@ -89,7 +93,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
                         case < 55:
                             kind = "stream";
                             var n = 0;
-                            await foreach (var _ in manager.GetModel(name).GenerateStreamingAsync("The dog", new GenerationOptions { MaxTokens = 12 }, timeout.Token))
+                            await foreach (var _ in manager.GetModel(name).GenerateStreamingAsync(PromptFor(name), new GenerationOptions { MaxTokens = 12 }, timeout.Token))
                             {
                                 if (++n == 6 && rng.Next(4) == 0)
                                 {
@@ -183,20 +187,25 @@ public sealed class ChaosTests(ITestOutputHelper output)
         output.WriteLine(report);
         await File.WriteAllTextAsync(Path.Combine(TestCache.Directory, "chaos-last-run.json"), report);
 
-        Assert.True(violations.IsEmpty, string.Join("\n", violations.Take(10)));
+        Assert.True(violations.IsEmpty, string.Join("\n", violations.Distinct().Take(10)));
         Assert.Equal(0, leases);
         Assert.True(total > seconds * 16, $"only {total} operations in {seconds} s");
         Assert.Equal(0, fake.LiveInstances);
         Assert.Equal(0, fake.UseAfterUnloadCount);
         Assert.Equal(0, fake.FreedWhileInUseCount);
         Assert.Equal(0, LlamaSharpModel.LiveCount);
+        Assert.False(OgaRuntime.IsRunning, "OgaHandle must be shut down once the container is disposed");
         Assert.True(after - baseline < 64L * 1048576, $"RSS {baseline / 1048576} MB before, {after / 1048576} MB after shutdown");
     }
 
+    // The tiny ONNX model's vocabulary is 1000 tokens: English prompts would (rightly) be rejected.
+    private static string PromptFor(string model) => model == "tiny-onnx" ? OnnxManagers.Prompt : "Once upon a time";
+
     private static async Task WarmUpAsync(string json)
     {
-        var (services, manager) = GgufManagers.Create(json);
+        var (services, manager) = OnnxManagers.Create(json);
         await manager.GetModel("stories").GenerateAsync("Once", new GenerationOptions { MaxTokens = 2 });
+        await manager.GetModel("tiny-onnx").GenerateAsync(OnnxManagers.Prompt, new GenerationOptions { MaxTokens = 2 });
         await manager.ShutdownAsync();
         await services.DisposeAsync();
     }

@@ -72,6 +72,31 @@ public sealed class FallbackTests
     }
 
     [Fact]
+    public async Task UnreadableModelInAChain_CountsAsAFailedLoad_AndFallsBack()
+    {
+        var (m, _) = FromJson(Config(100, Fake("bad", 10, parameters: "\"fail_estimate\": true", extra: "\"fallbacks\": [\"good\"]"), Fake("good", 10)));
+        var failed = Next(m, ModelEventKind.LoadFailed, "bad");
+
+        Assert.Equal(FakeModelInstance.Expected("good", "x", 16), await m.GetModel("bad").GenerateAsync("x"));
+
+        Assert.IsType<ModelFormatException>((await failed).Exception);
+        Assert.Equal(1, m.GetModelStats()["bad"].FailureCount);
+        Assert.Equal(1, m.GetModelStats()["bad"].FallbackCount);
+    }
+
+    [Fact]
+    public void GetAgents_ListsEachAgentsChain()
+    {
+        var (m, _) = FromJson("""
+            { "max_memory_mb": 100, "models": [ { "name": "a", "type": "fake", "fallbacks": [ "b" ] }, { "name": "b", "type": "fake" }, { "name": "c", "type": "fake" } ],
+              "agents": { "X": { "model": "a" }, "Y": { "model": "a", "fallbacks": [ "c" ] } } }
+            """);
+        var agents = m.GetAgents();
+        Assert.Equal(["a", "b"], agents["X"]);
+        Assert.Equal(["a", "c"], agents["Y"]);
+    }
+
+    [Fact]
     public async Task LoadModelAsync_DoesNotFallBack()
     {
         var (m, _) = FromJson(Config(100, Fake("a", 10, parameters: "\"fail_load\": true", extra: "\"fallbacks\": [\"b\"]"), Fake("b", 10)));
