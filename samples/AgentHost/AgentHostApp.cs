@@ -84,7 +84,7 @@ public static class AgentHostApp
     public static ModelManagerBuilder AddBackends(ModelManagerBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.AddLlamaSharp().AddFakeBackend();
+        return builder.AddLlamaSharp().AddOnnxGenAI().AddFakeBackend();
     }
 
     private static IHost BuildHost(string configPath, AgentHostOptions options, AgentConsole console, DemoPlan? plan)

@@ -85,7 +85,7 @@ public sealed class ModelConfigurationLoaderTests
         Assert.Empty(options.BindWarnings);
         Assert.Equal(8192, options.MaxMemoryMb);
         Assert.Equal("SmolLM3-3B", options.DefaultModel);
-        Assert.Equal("CodebaseExpertAgent", Assert.Single(options.Agents).Key);
+        Assert.Equal(["CodebaseExpertAgent", "SummarizerAgent"], options.Agents.Keys.Order());
     }
 
     internal static string RepoRoot()
