@@ -13,6 +13,8 @@ public sealed class FakeModelBackend : IModelBackend
     private int _useAfterUnload;
     private int _freedWhileInUse;
     private long _liveBytes;
+    private int _loading;
+    private int _peakLoading;
 
     /// <inheritdoc />
     public IReadOnlyList<string> Types { get; } = ["fake"];
@@ -29,6 +31,9 @@ public sealed class FakeModelBackend : IModelBackend
 
     /// <summary>Native bytes held by live instances.</summary>
     public long LiveBytes => Interlocked.Read(ref _liveBytes);
+
+    /// <summary>The most loads that were in progress at the same time.</summary>
+    public int PeakConcurrentLoads => Volatile.Read(ref _peakLoading);
 
     /// <summary>Successful loads since creation.</summary>
     public int Loads => Volatile.Read(ref _loads);
@@ -75,11 +80,24 @@ public sealed class FakeModelBackend : IModelBackend
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
     {
         progress?.Report(0);
-        if (model.GetInt32("parameters:load_delay_ms") is > 0 and var delay)
+        var loading = Interlocked.Increment(ref _loading);
+        for (var peak = Volatile.Read(ref _peakLoading); loading > peak; peak = Volatile.Read(ref _peakLoading))
         {
-            // ignore_cancellation simulates a native load that cannot be interrupted.
-            var honour = model.GetBoolean("parameters:ignore_cancellation") != true;
-            await Task.Delay(delay, honour ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+            Interlocked.CompareExchange(ref _peakLoading, loading, peak);
+        }
+
+        try
+        {
+            if (model.GetInt32("parameters:load_delay_ms") is > 0 and var delay)
+            {
+                // ignore_cancellation simulates a native load that cannot be interrupted.
+                var honour = model.GetBoolean("parameters:ignore_cancellation") != true;
+                await Task.Delay(delay, honour ? cancellationToken : CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _loading);
         }
 
         if (model.GetBoolean("parameters:fail_load") == true)
