@@ -142,7 +142,8 @@ internal sealed partial class DefaultModelManager
 
             if (startLoad is not null)
             {
-                _ = RunLoadAsync(entry, startLoad);
+                // On the thread pool: never on the caller's stack or synchronization context.
+                _ = Task.Run(() => RunLoadAsync(entry, startLoad), CancellationToken.None);
             }
 
             await wait.WaitAsync(cancellationToken).ConfigureAwait(false);

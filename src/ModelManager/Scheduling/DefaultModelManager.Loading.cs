@@ -10,7 +10,6 @@ internal sealed partial class DefaultModelManager
     /// <summary>Runs one model's load: estimate, reserve (evicting as needed), load, record actual bytes, publish.</summary>
     private async Task RunLoadAsync(ModelEntry entry, TaskCompletionSource done)
     {
-        await Task.Yield(); // never run a backend's load on the caller's stack, inside its lock-free section
         var started = _time.GetTimestamp();
         var reserved = false;
         using var activity = ModelManagerMetrics.ActivitySource.StartActivity("modelmanager.load");

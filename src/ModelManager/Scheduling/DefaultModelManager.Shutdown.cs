@@ -10,7 +10,8 @@ internal sealed partial class DefaultModelManager
     {
         lock (_shutdownLock)
         {
-            return _shutdownTask ??= ShutdownCoreAsync(cancellationToken);
+            // On the thread pool, so that a synchronous Dispose() cannot deadlock on a caller's synchronization context.
+            return _shutdownTask ??= Task.Run(() => ShutdownCoreAsync(cancellationToken), CancellationToken.None);
         }
     }
 
@@ -24,7 +25,6 @@ internal sealed partial class DefaultModelManager
 
     private async Task ShutdownCoreAsync(CancellationToken cancellationToken)
     {
-        await Task.Yield();
         Log.ShuttingDown(_logger);
         _disposed = true;
         _reloadSubscription?.Dispose();
