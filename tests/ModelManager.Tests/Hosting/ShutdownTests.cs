@@ -37,6 +37,40 @@ public sealed class ShutdownTests
     }
 
     [Fact]
+    public void SyncLoadAndDispose_OnABlockedSynchronizationContext_DoNotDeadlock()
+    {
+        var (m, backend) = FromJson(Config(100, Fake("a", 10)), TimeProvider.System);
+        Exception? error = null;
+        var thread = new Thread(() =>
+        {
+            // A UI-like context whose only thread is the one blocked below: anything posted to it never runs.
+            SynchronizationContext.SetSynchronizationContext(new NeverRunsContext());
+            try
+            {
+                m.LoadModelAsync("a").GetAwaiter().GetResult();
+                m.Dispose();
+            }
+            catch (Exception e)
+            {
+                error = e;
+            }
+        });
+        thread.Start();
+
+        Assert.True(thread.Join(TimeSpan.FromSeconds(20)), "deadlocked on the caller's synchronization context");
+        Assert.Null(error);
+        Assert.Equal(1, backend.Loads);
+        Assert.Equal(0, backend.LiveInstances);
+    }
+
+    private sealed class NeverRunsContext : SynchronizationContext
+    {
+        public override void Post(SendOrPostCallback d, object? state)
+        {
+        }
+    }
+
+    [Fact]
     public async Task Dispose_UnloadsEverything()
     {
         var (m, backend) = FromJson(Config(100, Fake("a", 10), Fake("b", 10)));
