@@ -19,9 +19,13 @@ public sealed class ModelDescriptor
         MaxIdleTime = maxIdleTime;
         Preload = preload;
         Fallbacks = fallbacks;
-        Settings = settings;
+        RawSettings = settings;
+        Settings = settings.ToDictionary(kv => kv.Key, kv => IsSecret(kv.Key) && kv.Value is not null ? Redacted : kv.Value, StringComparer.OrdinalIgnoreCase);
         ConfigPath = configPath;
     }
+
+    /// <summary>What <see cref="Settings"/> shows in place of a secret value.</summary>
+    public const string Redacted = "[redacted]";
 
     /// <summary>The model's unique name.</summary>
     public string Name { get; }
@@ -50,14 +54,17 @@ public sealed class ModelDescriptor
     /// <summary>Models to try, in order, when this one cannot load.</summary>
     public IReadOnlyList<string> Fallbacks { get; }
 
-    /// <summary>Backend-specific keys, flattened with ':' (<c>gpu_layers</c>, <c>parameters:size_mb</c>, <c>endpoints:0</c>).</summary>
+    /// <summary>Backend-specific keys, flattened with ':' (<c>gpu_layers</c>, <c>parameters:size_mb</c>, <c>endpoints:0</c>); secret values (keys, tokens, passwords, authorization headers) read <see cref="Redacted"/>.</summary>
+    /// <remarks>Backends read the real values through <see cref="GetSetting"/> and the other getters.</remarks>
     public IReadOnlyDictionary<string, string?> Settings { get; }
+
+    internal IReadOnlyDictionary<string, string?> RawSettings { get; }
 
     /// <summary>The JSON path of this model in the configuration, e.g. <c>models[2]</c>, for error messages.</summary>
     public string ConfigPath { get; }
 
     /// <summary>Returns a backend setting as text, or null when absent.</summary>
-    public string? GetSetting(string key) => Settings.TryGetValue(key, out var v) && !string.IsNullOrEmpty(v) ? v : null;
+    public string? GetSetting(string key) => RawSettings.TryGetValue(key, out var v) && !string.IsNullOrEmpty(v) ? v : null;
 
     /// <summary>Returns a backend setting as an integer; throws <see cref="FormatException"/> naming the key when malformed.</summary>
     public long? GetInt64(string key) => GetSetting(key) is { } v
@@ -88,7 +95,7 @@ public sealed class ModelDescriptor
         }
 
         var prefix = key + ":";
-        return Settings
+        return RawSettings
             .Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal) && kv.Value is not null
                          && int.TryParse(kv.Key.AsSpan(prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out _))
             .OrderBy(kv => int.Parse(kv.Key.AsSpan(prefix.Length), CultureInfo.InvariantCulture))
@@ -100,13 +107,23 @@ public sealed class ModelDescriptor
     public IReadOnlyDictionary<string, string> GetSection(string key)
     {
         var prefix = key + ":";
-        return Settings
+        return RawSettings
             .Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal) && kv.Value is not null)
             .ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value!, StringComparer.OrdinalIgnoreCase);
     }
 
     /// <inheritdoc />
     public override string ToString() => $"{Name} ({Type}{(Path is null ? "" : ", " + Path)})";
+
+    /// <summary>True for keys whose values are credentials: <c>api_key</c>, <c>headers:Authorization</c>, <c>headers:X-Api-Key</c>, any <c>*token</c>, <c>*secret</c>, <c>*password</c>.</summary>
+    internal static bool IsSecret(string key)
+    {
+        var name = key[(key.LastIndexOf(':') + 1)..].ToLowerInvariant();
+        return name is "authorization" or "proxy-authorization" || name.EndsWith("key", StringComparison.Ordinal)
+               || name.EndsWith("token", StringComparison.Ordinal) || name.EndsWith("secret", StringComparison.Ordinal)
+               || name.EndsWith("password", StringComparison.Ordinal) || name.Contains("api-key", StringComparison.Ordinal)
+               || name.Contains("api_key", StringComparison.Ordinal) && !name.EndsWith("_env", StringComparison.Ordinal);
+    }
 
     private FormatException Malformed(string key, string value, string expected) =>
         new($"{ConfigPath}.{key.Replace(':', '.')}: '{value}' is not {expected} (model '{Name}')");

@@ -227,6 +227,6 @@ internal sealed partial class DefaultModelManager
         a.Type == b.Type
         && a.Path == b.Path
         && a.ContextLength == b.ContextLength
-        && a.Settings.Count == b.Settings.Count
-        && a.Settings.All(kv => b.Settings.TryGetValue(kv.Key, out var v) && v == kv.Value);
+        && a.RawSettings.Count == b.RawSettings.Count
+        && a.RawSettings.All(kv => b.RawSettings.TryGetValue(kv.Key, out var v) && v == kv.Value);
 }

@@ -76,6 +76,24 @@ public sealed class ModelConfigurationLoaderTests
     }
 
     [Fact]
+    public void Descriptor_RedactsSecretSettings_ButBackendsReadThem()
+    {
+        var options = TestManagers.Options("""
+            { "models": [ { "name": "a", "type": "fake", "api_key": "sk-canary", "api_key_env": "MY_KEY",
+                            "headers": { "Authorization": "Bearer sk-canary", "X-Trace": "on" }, "parameters": { "max_tokens": 4 } } ] }
+            """);
+        var d = ModelConfigurationValidator.Validate(options, new Dictionary<string, IModelBackend> { ["fake"] = new FakeModelBackend() }).Models[0];
+
+        Assert.Equal(ModelDescriptor.Redacted, d.Settings["api_key"]);
+        Assert.Equal(ModelDescriptor.Redacted, d.Settings["headers:Authorization"]);
+        Assert.Equal("MY_KEY", d.Settings["api_key_env"]);
+        Assert.Equal("on", d.Settings["headers:X-Trace"]);
+        Assert.DoesNotContain(d.Settings.Values, v => v?.Contains("sk-canary", StringComparison.Ordinal) == true);
+        Assert.Equal("sk-canary", d.GetSetting("api_key"));
+        Assert.Equal("Bearer sk-canary", d.GetSection("headers")["Authorization"]);
+    }
+
+    [Fact]
     public void ShippedConfig_ParsesWithoutErrorsOrWarnings()
     {
         var file = Path.Combine(RepoRoot(), "config", "config.json");

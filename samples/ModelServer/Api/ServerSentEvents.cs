@@ -1,0 +1,94 @@
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace ModelServer.Api;
+
+/// <summary>Streams a generation as OpenAI-style server-sent events: <c>data: {json}</c> chunks, then <c>data: [DONE]</c>.</summary>
+internal static class ServerSentEvents
+{
+    /// <summary>
+    /// Pulls the first item before sending any header, so that a model that cannot load still gets a proper error status;
+    /// then streams one chunk per item. A failure after the first chunk is sent as an error event, and the stream ends without [DONE].
+    /// </summary>
+    public static async Task StreamAsync<T>(HttpContext context, IAsyncEnumerable<T> source, JsonObject? opening, Func<T, JsonObject?> chunk,
+        Func<JsonObject> closing, ILogger logger)
+    {
+        var cancellationToken = context.RequestAborted;
+        await using var items = source.GetAsyncEnumerator(cancellationToken);
+        bool more;
+        try
+        {
+            more = await items.MoveNextAsync();
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return; // the client left before the first token
+        }
+        catch (Exception e)
+        {
+            await FailAsync(context, e, logger);
+            return;
+        }
+
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        try
+        {
+            if (opening is not null)
+            {
+                await WriteAsync(context, Json.Text(opening), cancellationToken);
+            }
+
+            while (more)
+            {
+                if (chunk(items.Current) is { } json)
+                {
+                    await WriteAsync(context, Json.Text(json), cancellationToken);
+                }
+
+                more = await items.MoveNextAsync();
+            }
+
+            await WriteAsync(context, Json.Text(closing()), cancellationToken);
+            await WriteAsync(context, "[DONE]", cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The client disconnected: leaving the loop disposes the generation, which cancels it and releases the model.
+        }
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        {
+            var (status, message, param, code, _) = ApiErrors.Describe(e);
+            Log(logger, status, e);
+            await WriteAsync(context, Json.Text(ApiError.Body(status, message, param, code)), CancellationToken.None);
+        }
+    }
+
+    /// <summary>Writes the error response for a request that failed before streaming began.</summary>
+    public static Task FailAsync(HttpContext context, Exception error, ILogger logger)
+    {
+        var (status, _, _, _, _) = ApiErrors.Describe(error);
+        Log(logger, status, error);
+        return ApiErrors.Result(error).ExecuteAsync(context);
+    }
+
+    private static void Log(ILogger logger, int status, Exception error)
+    {
+        if (status >= 500)
+        {
+            ServerLog.Failed(logger, status, error);
+        }
+        else
+        {
+            ServerLog.Rejected(logger, status, error.Message);
+        }
+    }
+
+    private static async Task WriteAsync(HttpContext context, string data, CancellationToken cancellationToken)
+    {
+        await context.Response.WriteAsync($"data: {data}\n\n", cancellationToken);
+        await context.Response.Body.FlushAsync(cancellationToken);
+    }
+}

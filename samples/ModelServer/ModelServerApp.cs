@@ -1,0 +1,82 @@
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using ModelManager;
+using ModelServer.Api;
+
+namespace ModelServer;
+
+/// <summary>Builds the ModelServer web app: the managed models behind the OpenAI wire format.</summary>
+public static class ModelServerApp
+{
+    /// <summary>Where the server listens when neither <c>--urls</c> nor <c>ASPNETCORE_URLS</c> says otherwise: loopback only.</summary>
+    public const string DefaultUrl = "http://127.0.0.1:5000";
+
+    /// <summary>The configuration key (and environment variable) holding the bearer key clients must send; unset means no key is needed.</summary>
+    public const string ApiKeySetting = "MODELSERVER_API_KEY";
+
+    /// <summary>The command line help.</summary>
+    public const string Usage = """
+        ModelServer: the managed models behind the OpenAI wire format.
+
+          dotnet run --project samples/ModelServer -- --config PATH [--urls http://127.0.0.1:PORT]
+
+          --config PATH   the ModelManager config.json (else the app configuration's ModelManager section)
+          --urls URL      where to listen (default http://127.0.0.1:5000, loopback only)
+          MODELSERVER_API_KEY (environment)   when set, every /v1 request needs "Authorization: Bearer <key>"
+
+        Endpoints: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, GET /v1/status, GET /health
+        """;
+
+    /// <summary>Creates the app from command-line <paramref name="args"/>; <paramref name="configure"/> may add services or backends (tests add the fake backend).</summary>
+    public static WebApplication Build(string[] args, Action<WebApplicationBuilder, ModelManagerBuilder>? configure = null)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (string.IsNullOrWhiteSpace(builder.Configuration[WebHostDefaults.ServerUrlsKey]))
+        {
+            builder.WebHost.UseUrls(DefaultUrl);
+        }
+
+        // Request lines at Information drown the manager's own events; raise the level in appsettings or with Logging__LogLevel__Microsoft.AspNetCore.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+        var configPath = builder.Configuration["config"];
+        ModelManagerBuilder models;
+        if (!string.IsNullOrWhiteSpace(configPath))
+        {
+            models = builder.Services.AddModelManager(Path.GetFullPath(configPath));
+        }
+        else if (builder.Configuration.GetSection("ModelManager").Exists())
+        {
+            models = builder.Services.AddModelManager();
+        }
+        else
+        {
+            throw new ArgumentException($"No model configuration: pass --config PATH (or add a ModelManager section to the app configuration).{Environment.NewLine}{Environment.NewLine}{Usage}");
+        }
+
+        models.AddLlamaSharp().AddOnnxGenAI().AddOpenAI().AddHealthCheck();
+        configure?.Invoke(builder, models);
+
+        var app = builder.Build();
+        app.UseMiddleware<ApiKeyMiddleware>();
+        app.MapGet("/v1/models", ModelsEndpoint.List);
+        app.MapGet("/v1/models/{**id}", ModelsEndpoint.Get);
+        app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+        app.MapPost("/v1/completions", CompletionsEndpoint.HandleAsync);
+        app.MapGet("/v1/status", StatusEndpoint.Get);
+        app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthEndpoint.WriteAsync });
+        app.MapFallback("/v1/{**path}", (HttpContext context) =>
+            ApiError.Result(StatusCodes.Status404NotFound, $"Unknown request URL: {context.Request.Method} {context.Request.Path}.", code: "unknown_url"));
+        return app;
+    }
+
+    /// <summary>The address the started app listens on (with port 0 in <c>--urls</c>, the port the OS chose).</summary>
+    public static Uri GetAddress(WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses
+            ?? throw new InvalidOperationException("The server has no address feature; start the app first.");
+        return new Uri(addresses.First());
+    }
+}

@@ -1,0 +1,245 @@
+using System.ClientModel;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Logging;
+
+namespace ModelManager;
+
+/// <summary>One loaded openai model: a client per endpoint, tried in order, each with retries and a circuit breaker.</summary>
+/// <remarks>
+/// Thread-safe: calls run concurrently on the SDK's clients. Owns its endpoints' HttpClients and disposes them on unload.
+/// A call fails over to the next endpoint only before any text has been returned; after that a failure ends the call.
+/// </remarks>
+internal sealed class OpenAIModel : IModelInstance
+{
+    // OpenAI's own API accepts at most four stop sequences; the rest are applied locally.
+    private const int MaxRemoteStops = 4;
+
+    private readonly ModelDescriptor _model;
+    private readonly OpenAIModelSettings _settings;
+    private readonly OpenAIEndpoint[] _endpoints;
+    private readonly int _defaultMaxTokens;
+    private readonly ILogger _logger;
+
+    public OpenAIModel(ModelDescriptor model, OpenAIModelSettings settings, OpenAIEndpoint[] endpoints, int defaultMaxTokens, ILogger logger)
+    {
+        _model = model;
+        _settings = settings;
+        _endpoints = endpoints;
+        _defaultMaxTokens = defaultMaxTokens;
+        _logger = logger;
+    }
+
+    /// <summary>Zero: the model lives on the server.</summary>
+    public long MemoryBytes => 0;
+
+    /// <summary>The endpoints, in failover order.</summary>
+    internal IReadOnlyList<OpenAIEndpoint> Endpoints => _endpoints;
+
+    /// <summary>A raw prompt becomes one user message of a chat completion (the SDK has no legacy completions client, and chat is what every server speaks).</summary>
+    public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
+        ChatAsync([new ChatMessage(ChatRole.User, prompt)], options, cancellationToken);
+
+    public IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken) =>
+        StreamAsync(messages, options, cancellationToken);
+
+    /// <summary>Checks that at least one endpoint answers <c>GET {endpoint}/models</c>, trying them in order.</summary>
+    /// <exception cref="ModelEndpointException">No endpoint answered.</exception>
+    public async Task CheckReachableAsync(CancellationToken cancellationToken)
+    {
+        var failures = new List<ModelEndpointException>();
+        foreach (var endpoint in _endpoints)
+        {
+            try
+            {
+                var result = await endpoint.Models.GetModelsAsync(cancellationToken).ConfigureAwait(false);
+                var ids = result.Value.Select(m => m.Id).ToList();
+                OpenAILog.Reachable(_logger, _model.Name, endpoint.Url, ids.Count);
+                if (ids.Count > 0 && !ids.Contains(_settings.RemoteModel, StringComparer.Ordinal))
+                {
+                    OpenAILog.ModelNotListed(_logger, _model.Name, endpoint.Url, _settings.RemoteModel, string.Join(", ", ids.Take(10)));
+                }
+
+                return;
+            }
+            catch (ClientResultException e) when (e.Status == 404)
+            {
+                // The server answered; it just has no model list (some proxies don't).
+                OpenAILog.NoModelsEndpoint(_logger, _model.Name, endpoint.Url);
+                return;
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+            {
+                var failure = EndpointErrors.Classify(e, _model.Name, endpoint, _settings.Secrets, stalledAfter: null, midStream: false);
+                failures.Add(failure);
+                if (failures.Count < _endpoints.Length)
+                {
+                    OpenAILog.FailingOver(_logger, _model.Name, endpoint.Url, failure.Kind, failure.Message);
+                }
+            }
+        }
+
+        throw Combine(failures);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        foreach (var endpoint in _endpoints)
+        {
+            endpoint.Dispose();
+        }
+
+        OpenAILog.ClientDisposed(_logger, _model.Name);
+        return ValueTask.CompletedTask;
+    }
+
+    public override string ToString() => $"openai model '{_model.Name}' (model id '{_settings.RemoteModel}' on {string.Join(", ", _endpoints.Select(e => e.Url))})";
+
+    private async IAsyncEnumerable<string> StreamAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var chatOptions = ToChatOptions(options);
+        var failures = new List<ModelEndpointException>();
+        for (var i = 0; i < _endpoints.Length; i++)
+        {
+            var endpoint = _endpoints[i];
+            var filter = new StopSequenceFilter(options.StopSequences);
+            var started = false;
+            var yielded = false;
+            var finished = false;
+            ModelEndpointException? failure = null;
+
+            using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var stream = endpoint.Chat.GetStreamingResponseAsync(messages, chatOptions, stall.Token);
+            var e = stream.GetAsyncEnumerator(stall.Token);
+            try
+            {
+                while (true)
+                {
+                    // The first read sends the request (retries included); later reads wait for the next chunk only.
+                    var limit = started ? endpoint.AttemptTimeout : endpoint.CallBudget;
+                    stall.CancelAfter(limit);
+                    bool more;
+                    try
+                    {
+                        more = await e.MoveNextAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        var stalled = stall.IsCancellationRequested && ex is OperationCanceledException ? limit : (TimeSpan?)null;
+                        failure = EndpointErrors.Classify(ex, _model.Name, endpoint, _settings.Secrets, stalled, midStream: yielded);
+                        break;
+                    }
+
+                    stall.CancelAfter(Timeout.InfiniteTimeSpan);
+                    if (!more)
+                    {
+                        break;
+                    }
+
+                    started = true;
+                    var update = e.Current;
+                    finished |= update.FinishReason is not null;
+                    var text = update.Text;
+                    if (text.Length > 0)
+                    {
+                        var emit = filter.Push(text);
+                        if (emit.Length > 0)
+                        {
+                            yielded = true;
+                            yield return emit;
+                        }
+
+                        if (filter.Stopped)
+                        {
+                            yield break;
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                await DisposeQuietlyAsync(e).ConfigureAwait(false);
+            }
+
+            if (finished)
+            {
+                failure = null; // the server had sent its finish reason: only the stream's closing was lost, nothing of the answer
+            }
+
+            if (failure is null && !finished)
+            {
+                // A stream that ends without a finish reason was cut short (a proxy or server dropped it cleanly).
+                failure = new ModelEndpointException(_model.Name, endpoint.Url, EndpointFailureKind.ConnectionLost, null,
+                    $"Model '{_model.Name}': the stream from endpoint {endpoint.Url} ended before the server finished the response (no finish_reason)");
+            }
+
+            if (failure is null)
+            {
+                var rest = filter.Flush();
+                if (rest.Length > 0)
+                {
+                    yield return rest;
+                }
+
+                yield break;
+            }
+
+            failures.Add(failure);
+            if (yielded || !EndpointErrors.ShouldFailOver(failure) || i == _endpoints.Length - 1)
+            {
+                break;
+            }
+
+            if (failure.Kind == EndpointFailureKind.CircuitOpen)
+            {
+                OpenAILog.Skipped(_logger, _model.Name, endpoint.Url, endpoint.Health.BreakDuration.TotalSeconds);
+            }
+            else
+            {
+                OpenAILog.FailingOver(_logger, _model.Name, endpoint.Url, failure.Kind, failure.Message);
+            }
+        }
+
+        var error = Combine(failures);
+        OpenAILog.CallFailed(_logger, _model.Name, error.Message);
+        throw error;
+    }
+
+    private ChatOptions ToChatOptions(GenerationOptions options)
+    {
+        var greedy = options.IsGreedy;
+        var stops = options.StopSequences is { Count: > 0 } s ? s.Where(x => x.Length > 0).Take(MaxRemoteStops).ToList() : null;
+        return new ChatOptions
+        {
+            MaxOutputTokens = options.MaxTokens ?? _defaultMaxTokens,
+            Temperature = greedy ? 0f : (float?)options.Temperature,
+            TopP = greedy ? null : (float?)options.TopP,
+            Seed = options.Seed,
+            StopSequences = stops is { Count: > 0 } ? stops : null,
+        };
+    }
+
+    private ModelEndpointException Combine(List<ModelEndpointException> failures)
+    {
+        if (failures.Count == 1)
+        {
+            return failures[0];
+        }
+
+        var prefix = $"Model '{_model.Name}': ";
+        var parts = failures.Select(f => $"{f.Endpoint}: {(f.Message.StartsWith(prefix, StringComparison.Ordinal) ? f.Message[prefix.Length..] : f.Message)}");
+        return new ModelEndpointException(_model.Name, $"Model '{_model.Name}': every endpoint failed ({failures.Count}): {string.Join(" | ", parts)}", failures);
+    }
+
+    private static async ValueTask DisposeQuietlyAsync(IAsyncEnumerator<ChatResponseUpdate> e)
+    {
+        try
+        {
+            await e.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or HttpRequestException or OperationCanceledException or ObjectDisposedException)
+        {
+            // Closing a broken or cancelled stream; the call's outcome is already decided.
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace ModelManager.Benchmarks.Compare;
+
+/// <summary>Resident-memory readings that show live memory rather than glibc's caches (the integration tests' NativeHeap idea).</summary>
+internal static partial class ProcessMemory
+{
+    /// <summary>
+    /// glibc raises its mmap threshold after big frees and then serves big blocks from memory freed earlier, which hides
+    /// them from RSS; a fixed threshold gives every buffer above 128 KiB its own pages. Call first thing in a process.
+    /// </summary>
+    public static void FixMallocThreshold()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        try
+        {
+            _ = MallOpt(-3 /* M_MMAP_THRESHOLD */, 128 * 1024);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+    }
+
+    /// <summary>Collects the managed heap, returns glibc's free pages to the OS, and reads VmRSS in bytes.</summary>
+    public static long TrimmedRss()
+    {
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        try
+        {
+            _ = MallocTrim(0);
+        }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
+        {
+        }
+
+        return Rss();
+    }
+
+    /// <summary>VmRSS of this process in bytes (0 off Linux).</summary>
+    public static long Rss()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return Environment.WorkingSet;
+        }
+
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
+    [LibraryImport("libc", EntryPoint = "mallopt")]
+    private static partial int MallOpt(int parameter, int value);
+
+    [LibraryImport("libc", EntryPoint = "malloc_trim")]
+    private static partial int MallocTrim(nuint pad);
+}

@@ -1,0 +1,1 @@
+return await ModelManager.Benchmarks.BenchmarkApp.RunAsync(args);

@@ -1,0 +1,263 @@
+using System.Diagnostics;
+
+namespace ModelManager.IntegrationTests.OpenAI;
+
+/// <summary>Upstream servers that fail, lie or hang: every case ends in a typed error, within its timeout, and never hangs.</summary>
+public sealed class BadUpstreamTests
+{
+    private const string Prompt = "Once upon a time";
+
+    /// <summary>What a test allows beyond the configured timeouts (scheduling on a 2-core CI machine).</summary>
+    private static readonly TimeSpan Margin = TimeSpan.FromSeconds(3);
+
+    /// <summary>A hard stop for each call: failing this means the call hung.</summary>
+    private static readonly TimeSpan Hang = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task ServerErrors_AreRetriedWithBackoff_ThenFailWithTheEndpointAndStatus()
+    {
+        await using var server = new RawHttpServer(x => x.RespondAsync(500, """{"error":{"message":"the GPU caught fire","type":"server_error"}}"""));
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"max_retries\": 2, \"check_on_load\": false"));
+        await using var _ = services;
+
+        var watch = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+
+        Assert.Equal(EndpointFailureKind.HttpError, e.Kind);
+        Assert.Equal(500, e.StatusCode);
+        Assert.Equal(new Uri(server.V1), e.Endpoint);
+        Assert.True(e.IsTransient);
+        Assert.Contains(server.V1, e.Message, StringComparison.Ordinal);
+        Assert.Contains("HTTP 500", e.Message, StringComparison.Ordinal);
+        Assert.Contains("the GPU caught fire", e.Message, StringComparison.Ordinal);
+        Assert.Equal(3, server.CountOf("POST", "/chat/completions")); // 1 attempt + 2 retries
+        Assert.True(watch.Elapsed < Margin, $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task OneServerError_ThenSuccess_IsRecoveredByTheRetry()
+    {
+        var calls = 0;
+        await using var server = new RawHttpServer(x => Interlocked.Increment(ref calls) == 1
+            ? x.RespondAsync(503, "overloaded", "text/plain")
+            : x.StreamAnswerAsync("Hello", " there"));
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
+        await using var _ = services;
+
+        var text = await manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang);
+
+        Assert.Equal("Hello there", text);
+        var attempts = server.Received.Where(r => r.IsChat).ToList();
+        Assert.Equal(2, attempts.Count);
+        Assert.Contains(Prompt, attempts[1].Body, StringComparison.Ordinal); // the retry re-sends the whole request body
+        Assert.Equal(attempts[0].Body, attempts[1].Body);
+    }
+
+    [Fact]
+    public async Task ServerErrorsOnTheModelList_FailTheLoad_WithModelLoadExceptionNamingEndpointAndStatus()
+    {
+        await using var server = new RawHttpServer(x => x.RespondAsync(502, "<html><body>Bad gateway</body></html>", "text/html"));
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"max_retries\": 1"));
+        await using var _ = services;
+
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => manager.GetModelAsync("remote").WaitAsync(Hang));
+
+        var inner = Assert.IsType<ModelEndpointException>(e.InnerException);
+        Assert.Equal(502, inner.StatusCode);
+        Assert.Contains(server.V1, e.Message, StringComparison.Ordinal);
+        Assert.Contains("HTTP 502", e.Message, StringComparison.Ordinal);
+        Assert.Contains("HTML page", e.Message, StringComparison.Ordinal);
+        Assert.Equal(2, server.CountOf("GET", "/models"));
+        Assert.Equal(ModelState.Unloaded, manager.GetModelStats()["remote"].State);
+    }
+
+    [Fact]
+    public async Task MalformedJsonInTheStream_IsAnInvalidResponse()
+    {
+        await using var server = new RawHttpServer(async x =>
+        {
+            await x.StartEventStreamAsync();
+            await x.SendEventAsync("""{"id":"chatcmpl-1","choices":[{"index":0,"delta":{"content":"Hel""");
+            await x.EndStreamAsync();
+        });
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
+        await using var _ = services;
+
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+
+        Assert.Equal(EndpointFailureKind.InvalidResponse, e.Kind);
+        Assert.False(e.IsTransient);
+        Assert.Contains("not the OpenAI wire format", e.Message, StringComparison.Ordinal);
+        Assert.Equal(1, server.CountOf("POST", "/chat/completions")); // a 200 with garbage is not retried
+    }
+
+    [Fact]
+    public async Task MalformedModelList_FailsTheLoad()
+    {
+        await using var server = new RawHttpServer(x => x.RespondAsync(200, """{"object":"list","data":[{"id": """));
+        var (services, manager) = RemoteManagers.Create(Config(server));
+        await using var _ = services;
+
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => manager.LoadModelAsync("remote").WaitAsync(Hang));
+
+        Assert.Equal(EndpointFailureKind.InvalidResponse, Assert.IsType<ModelEndpointException>(e.InnerException).Kind);
+    }
+
+    [Fact]
+    public async Task ResponseThatNeverStarts_TimesOutWithinTimeoutSeconds()
+    {
+        await using var server = new RawHttpServer(x => x.IsChatOr(x.StallAsync));
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"timeout_seconds\": 1, \"max_retries\": 0, \"check_on_load\": false"));
+        await using var _ = services;
+
+        var watch = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+
+        Assert.Equal(EndpointFailureKind.Timeout, e.Kind);
+        Assert.Null(e.StatusCode);
+        Assert.Contains("did not answer within 1 s", e.Message, StringComparison.Ordinal);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1) + Margin);
+    }
+
+    [Fact]
+    public async Task ModelListThatNeverComes_FailsTheLoadWithinTheTimeout()
+    {
+        await using var server = new RawHttpServer(x => x.StallAsync());
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"timeout_seconds\": 1, \"max_retries\": 1"));
+        await using var _ = services;
+
+        var watch = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => manager.LoadModelAsync("remote").WaitAsync(Hang));
+
+        Assert.Equal(EndpointFailureKind.Timeout, Assert.IsType<ModelEndpointException>(e.InnerException).Kind);
+        Assert.Equal(2, server.CountOf("GET", "/models")); // a timed-out attempt is retried
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2) + Margin, $"took {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task StreamThatStallsMidway_TimesOutAfterTheFirstPiece()
+    {
+        await using var server = new RawHttpServer(async x =>
+        {
+            await x.StartEventStreamAsync();
+            await x.SendEventAsync(RawExchange.ChatChunk("Once"));
+            await x.StallAsync();
+        });
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"timeout_seconds\": 1, \"check_on_load\": false"));
+        await using var _ = services;
+        var pieces = new List<string>();
+
+        var watch = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(async () =>
+        {
+            await foreach (var piece in manager.GetModel("remote").GenerateStreamingAsync(Prompt).WithCancellation(new CancellationTokenSource(Hang).Token))
+            {
+                pieces.Add(piece);
+            }
+        });
+
+        Assert.Equal(["Once"], pieces);
+        Assert.Equal(EndpointFailureKind.Timeout, e.Kind);
+        Assert.Contains("went silent", e.Message, StringComparison.Ordinal);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1) + Margin, $"took {watch.Elapsed}");
+        Assert.Equal(1, server.CountOf("POST", "/chat/completions")); // text was returned: no retry, no failover
+    }
+
+    [Fact]
+    public async Task ConnectionDroppedMidStream_IsConnectionLost()
+    {
+        await using var server = new RawHttpServer(async x =>
+        {
+            await x.StartEventStreamAsync();
+            await x.SendEventAsync(RawExchange.ChatChunk("Once"));
+            await Task.Delay(50);
+            x.Drop();
+        });
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
+        await using var _ = services;
+        var pieces = new List<string>();
+
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(async () =>
+        {
+            await foreach (var piece in manager.GetModel("remote").GenerateStreamingAsync(Prompt).WithCancellation(new CancellationTokenSource(Hang).Token))
+            {
+                pieces.Add(piece);
+            }
+        });
+
+        Assert.Equal(["Once"], pieces);
+        Assert.Equal(EndpointFailureKind.ConnectionLost, e.Kind);
+        Assert.Contains("mid-response", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StreamThatEndsWithoutAFinishReason_IsConnectionLost()
+    {
+        await using var server = new RawHttpServer(async x =>
+        {
+            await x.StartEventStreamAsync();
+            await x.SendEventAsync(RawExchange.ChatChunk("Once"));
+            await x.EndStreamAsync();
+        });
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
+        await using var _ = services;
+
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+
+        Assert.Equal(EndpointFailureKind.ConnectionLost, e.Kind);
+        Assert.Contains("finish_reason", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConnectionDroppedAfterTheFinishReason_StillReturnsTheWholeAnswer()
+    {
+        await using var server = new RawHttpServer(async x =>
+        {
+            await x.StartEventStreamAsync();
+            await x.SendEventAsync(RawExchange.ChatChunk("The end."));
+            await x.SendEventAsync(RawExchange.ChatChunk("", "stop"));
+            await Task.Delay(50);
+            x.Drop(); // before [DONE]
+        });
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
+        await using var _ = services;
+
+        Assert.Equal("The end.", await manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+    }
+
+    [Fact]
+    public async Task TooManyRequests_WaitsForRetryAfter_UpToTheCap_ThenSucceeds()
+    {
+        var calls = 0;
+        await using var server = new RawHttpServer(x => Interlocked.Increment(ref calls) == 1
+            ? x.RespondAsync(429, """{"error":{"message":"slow down"}}""", "application/json", ("Retry-After", "1"))
+            : x.StreamAnswerAsync("ok"));
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"), configure: o => o.MaxRetryDelay = TimeSpan.FromMilliseconds(600));
+        await using var _ = services;
+
+        var watch = Stopwatch.StartNew();
+        var text = await manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang);
+
+        Assert.Equal("ok", text);
+        Assert.Equal(2, server.CountOf("POST", "/chat/completions"));
+        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(550), TimeSpan.FromMilliseconds(600) + Margin); // Retry-After 1 s, capped at 0.6 s
+    }
+
+    [Fact]
+    public async Task Unauthorized_IsNotRetried_AndSaysToCheckTheKey()
+    {
+        await using var server = new RawHttpServer(x => x.RespondAsync(401, """{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}"""));
+        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
+        await using var _ = services;
+
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+
+        Assert.Equal(401, e.StatusCode);
+        Assert.False(e.IsTransient);
+        Assert.Contains("check the key", e.Message, StringComparison.Ordinal);
+        Assert.Equal(1, server.CountOf("POST", "/chat/completions"));
+    }
+
+    private static string Config(RawHttpServer server, string extra = "", string fallbacks = "") =>
+        $$"""{ "max_memory_mb": 256, "models": [ {{RemoteManagers.Remote("remote", server.V1, "raw", extra)}}{{fallbacks}} ] }""";
+}

@@ -1,0 +1,55 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelServer;
+
+namespace ModelManager.IntegrationTests.OpenAI;
+
+/// <summary>The ModelServer sample, started in process on a free loopback port, with the fake backend added.</summary>
+internal sealed class ModelServerHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private ModelServerHost(WebApplication app, Uri address)
+    {
+        _app = app;
+        Address = address;
+    }
+
+    /// <summary>The server's root, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
+    public Uri Address { get; }
+
+    /// <summary>The OpenAI base URL: the root plus <c>/v1</c>.</summary>
+    public Uri V1 => new(Address, "v1");
+
+    /// <summary>The server's own manager, to compare HTTP output with in-process output.</summary>
+    public IModelManager Manager => _app.Services.GetRequiredService<IModelManager>();
+
+    /// <summary>Starts a server over <paramref name="configJson"/>; with <paramref name="apiKey"/>, clients need that bearer key.</summary>
+    public static async Task<ModelServerHost> StartAsync(string configJson, string? apiKey = null, LogCapture? logs = null)
+    {
+        var path = Path.Combine(TestCache.NewScratchDirectory(), "config.json");
+        await File.WriteAllTextAsync(path, configJson);
+        var app = ModelServerApp.Build(["--config", path, "--urls", "http://127.0.0.1:0"], (builder, models) =>
+        {
+            models.AddFakeBackend();
+            builder.Configuration[ModelServerApp.ApiKeySetting] = apiKey ?? ""; // never inherit a key from the test runner's environment
+            builder.Logging.ClearProviders();
+            if (logs is not null)
+            {
+                builder.Logging.SetMinimumLevel(LogLevel.Trace);
+                builder.Logging.AddFilter(_ => true);
+                builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Trace); // the app quiets request logs; a test that reads logs wants them all
+                builder.Logging.AddProvider(logs);
+            }
+        });
+        await app.StartAsync();
+        return new ModelServerHost(app, ModelServerApp.GetAddress(app));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

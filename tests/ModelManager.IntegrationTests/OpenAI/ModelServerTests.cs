@@ -1,0 +1,327 @@
+using System.ClientModel;
+using System.ClientModel.Primitives;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using OpenAI;
+using OpenAI.Chat;
+using OpenAI.Models;
+using ChatMessage = Microsoft.Extensions.AI.ChatMessage;
+using SdkFinishReason = OpenAI.Chat.ChatFinishReason;
+
+namespace ModelManager.IntegrationTests.OpenAI;
+
+/// <summary>The ModelServer sample, driven over loopback HTTP by the official OpenAI .NET SDK (and plain HttpClient where the SDK has no client).</summary>
+public sealed class ModelServerTests
+{
+    private static readonly string[] Prompts = ["Once upon a time", "The little dog", "One day, Lily"];
+
+    private static string StoriesConfig => $$"""
+        { "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}}, {{RemoteManagers.Fake("small", sizeMb: 8)}} ] }
+        """;
+
+    private static string FakeConfig => $$"""
+        { "max_memory_mb": 512, "models": [
+            {{RemoteManagers.Fake("small", sizeMb: 8)}},
+            {{RemoteManagers.Fake("slow", tokenDelayMs: 20, maxTokens: 2000)}},
+            {{RemoteManagers.Fake("huge", sizeMb: 4096)}} ] }
+        """;
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task ChatCompletions_GreedyOverHttp_EqualsTheInProcessOutput_StreamingIncluded()
+    {
+        await using var server = await ModelServerHost.StartAsync(StoriesConfig);
+        var client = new ChatClient("stories", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = server.V1 });
+        var local = server.Manager.GetModel("stories").AsChatClient();
+
+        foreach (var prompt in Prompts)
+        {
+            var expected = (await local.GetResponseAsync([new ChatMessage(ChatRole.User, prompt)], new ChatOptions { Temperature = 0, MaxOutputTokens = 40 })).Text;
+
+            var completion = (await client.CompleteChatAsync([new UserChatMessage(prompt)], new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 40 })).Value;
+            var streamed = new StringBuilder();
+            var updates = 0;
+            SdkFinishReason? finish = null;
+            await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage(prompt)], new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 40 }))
+            {
+                foreach (var part in update.ContentUpdate)
+                {
+                    streamed.Append(part.Text);
+                    updates++;
+                }
+
+                if (update.FinishReason is { } reason)
+                {
+                    finish = reason;
+                }
+            }
+
+            Assert.True(expected.Length > 20, $"too short to compare: «{expected}»");
+            Assert.Equal(expected, completion.Content[0].Text);
+            Assert.Equal("stories", completion.Model);
+            Assert.Equal(SdkFinishReason.Stop, completion.FinishReason);
+            Assert.Equal(expected, streamed.ToString());
+            Assert.True(updates > 5, $"streamed in {updates} pieces");
+            Assert.Equal(SdkFinishReason.Stop, finish);
+        }
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task Completions_GreedyOverHttp_EqualsGenerateAsync_StreamingIncluded()
+    {
+        await using var server = await ModelServerHost.StartAsync(StoriesConfig);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var model = server.Manager.GetModel("stories");
+
+        foreach (var prompt in Prompts)
+        {
+            var expected = await model.GenerateAsync(prompt, new GenerationOptions { Temperature = 0, MaxTokens = 40 });
+            var body = JsonSerializer.Serialize(new { model = "stories", prompt, temperature = 0, max_tokens = 40 });
+
+            using var response = await http.PostAsync("v1/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+            response.EnsureSuccessStatusCode();
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            var choice = json.RootElement.GetProperty("choices")[0];
+
+            var streamBody = JsonSerializer.Serialize(new { model = "stories", prompt, temperature = 0, max_tokens = 40, stream = true });
+            var (pieces, done) = await ReadEventsAsync(http, "v1/completions", streamBody, e => e.GetProperty("choices")[0].GetProperty("text").GetString()!);
+
+            Assert.True(expected.Length > 20, $"too short to compare: «{expected}»");
+            Assert.Equal("text_completion", json.RootElement.GetProperty("object").GetString());
+            Assert.Equal(expected, choice.GetProperty("text").GetString());
+            Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+            Assert.Equal(expected, string.Concat(pieces));
+            Assert.True(pieces.Count > 5, $"streamed in {pieces.Count} pieces");
+            Assert.True(done, "the stream ends with data: [DONE]");
+        }
+    }
+
+    [Fact]
+    public async Task Models_ListsEveryConfiguredModel_ThroughTheSdk()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        var client = new OpenAIModelClient(new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = server.V1 });
+
+        var models = (await client.GetModelsAsync()).Value;
+        var one = (await client.GetModelAsync("slow")).Value;
+
+        Assert.Equal(["huge", "slow", "small"], models.Select(m => m.Id).Order());
+        Assert.All(models, m => Assert.Equal("modelmanager", m.OwnedBy));
+        Assert.Equal("slow", one.Id);
+        Assert.Equal(404, (await Assert.ThrowsAsync<ClientResultException>(() => client.GetModelAsync("nope"))).Status);
+    }
+
+    [Fact]
+    public async Task Status_ShowsTheMemoryBudgetAndEachModelsState()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        await server.Manager.GetModel("small").GenerateAsync("hello");
+
+        using var status = JsonDocument.Parse(await http.GetStringAsync("v1/status"));
+        using var health = JsonDocument.Parse(await http.GetStringAsync("health"));
+
+        var memory = status.RootElement.GetProperty("memory");
+        Assert.Equal(512, memory.GetProperty("limit_mb").GetDouble());
+        Assert.Equal(8, memory.GetProperty("used_mb").GetDouble());
+        var models = status.RootElement.GetProperty("models").EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
+        Assert.Equal("Ready", models["small"].GetProperty("state").GetString());
+        Assert.Equal(8, models["small"].GetProperty("memory_mb").GetDouble());
+        Assert.Equal(1, models["small"].GetProperty("load_count").GetInt32());
+        Assert.Equal(0, models["small"].GetProperty("active_leases").GetInt32());
+        Assert.Equal("Unloaded", models["huge"].GetProperty("state").GetString());
+        Assert.Equal("Healthy", health.RootElement.GetProperty("status").GetString());
+        Assert.Equal(1, health.RootElement.GetProperty("checks").GetProperty("modelmanager").GetProperty("data").GetProperty("models_loaded").GetInt32());
+    }
+
+    [Fact]
+    public async Task ApiKey_WhenSet_IsRequiredOnEveryV1Request_AndHealthStaysOpen()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig, apiKey: "right-key");
+        using var http = new HttpClient { BaseAddress = server.Address };
+        ChatClient Client(string key) => new("small", new ApiKeyCredential(key), new OpenAIClientOptions { Endpoint = server.V1 });
+
+        var wrong = await Assert.ThrowsAsync<ClientResultException>(() => Client("wrong-key").CompleteChatAsync([new UserChatMessage("hi")]));
+        using var missing = await http.GetAsync("v1/models");
+        using var malformed = await Send(http, HttpMethod.Get, "v1/models", auth: "Basic cmlnaHQta2V5");
+        var right = await Client("right-key").CompleteChatAsync([new UserChatMessage("hi")]);
+        using var healthy = await http.GetAsync("health");
+
+        Assert.Equal(401, wrong.Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, missing.StatusCode);
+        Assert.Equal("Bearer", missing.Headers.WwwAuthenticate.Single().Scheme);
+        await AssertError(missing, "invalid_request_error", code: "invalid_api_key");
+        Assert.Equal(HttpStatusCode.Unauthorized, malformed.StatusCode);
+        Assert.NotEmpty(right.Value.Content[0].Text);
+        Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
+    }
+
+    [Fact]
+    public async Task BadRequests_Get400_WithOpenAIStyleErrors_NamingTheParameter()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        (string Path, string Body, string? Param)[] cases =
+        [
+            ("v1/chat/completions", "{not json", null),
+            ("v1/chat/completions", "[1,2]", null),
+            ("v1/chat/completions", """{"messages":[{"role":"user","content":"hi"}]}""", "model"),
+            ("v1/chat/completions", """{"model":"small"}""", "messages"),
+            ("v1/chat/completions", """{"model":"small","messages":[]}""", "messages"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"wizard","content":"hi"}]}""", "messages[0].role"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"x"}}]}]}""", "messages[0].content"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"temperature":"hot"}""", "temperature"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"max_tokens":0}""", "max_tokens"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"n":3}""", "n"),
+            ("v1/chat/completions", """{"model":42,"messages":[{"role":"user","content":"hi"}]}""", "model"),
+            ("v1/completions", """{"model":"small"}""", "prompt"),
+            ("v1/completions", """{"model":"small","prompt":["a","b"]}""", "prompt"),
+            ("v1/completions", """{"model":"small","prompt":"hi","stop":[1]}""", "stop"),
+        ];
+
+        foreach (var (path, body, param) in cases)
+        {
+            using var response = await http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path} {body}: {response.StatusCode}");
+            var error = await AssertError(response, "invalid_request_error");
+            Assert.Equal(param, error.GetProperty("param").GetString());
+        }
+
+        Assert.Equal(0, server.Manager.GetModelStats()["small"].AccessCount); // nothing reached a model
+    }
+
+    [Fact]
+    public async Task UnknownModel_Gets404()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var client = new ChatClient("nope", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = server.V1 });
+
+        var e = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")]));
+        using var completions = await http.PostAsync("v1/completions", new StringContent("""{"model":"nope","prompt":"hi","stream":true}""", Encoding.UTF8, "application/json"));
+        using var unknownUrl = await http.GetAsync("v1/embeddings");
+
+        Assert.Equal(404, e.Status);
+        Assert.Equal(HttpStatusCode.NotFound, completions.StatusCode);
+        Assert.Equal("model", (await AssertError(completions, "invalid_request_error", code: "model_not_found")).GetProperty("param").GetString());
+        Assert.Equal(HttpStatusCode.NotFound, unknownUrl.StatusCode);
+        await AssertError(unknownUrl, "invalid_request_error", code: "unknown_url");
+    }
+
+    [Fact]
+    public async Task ModelThatCannotFit_Gets503_WithRetryAfter_StreamingOrNot()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        using var http = new HttpClient { BaseAddress = server.Address };
+
+        foreach (var stream in new[] { false, true })
+        {
+            var body = JsonSerializer.Serialize(new { model = "huge", messages = new[] { new { role = "user", content = "hi" } }, stream });
+            using var response = await http.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
+            var error = await AssertError(response, "server_error", code: "insufficient_memory");
+            Assert.Contains("huge", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(ModelState.Unloaded, server.Manager.GetModelStats()["huge"].State);
+    }
+
+    [Fact]
+    public async Task ClientDisconnectMidStream_CancelsTheGeneration_AndReleasesTheModel()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        // By default HttpClient drains a cancelled response for up to 2 s before closing the connection; this client closes it at once.
+        using var http = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 });
+        var client = new ChatClient("slow", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = server.V1, Transport = new HttpClientPipelineTransport(http) });
+        using var cts = new CancellationTokenSource();
+        var received = 0;
+
+        var watch = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in client.CompleteChatStreamingAsync([new UserChatMessage("tell me everything")], cancellationToken: cts.Token))
+            {
+                received += update.ContentUpdate.Count;
+                if (received >= 3)
+                {
+                    Assert.Equal(1, server.Manager.GetModelStats()["slow"].ActiveLeases); // generating, leased
+                    watch.Restart();
+                    await cts.CancelAsync(); // 2000 tokens at 20 ms would take 40 s
+                }
+            }
+        });
+
+        while (server.Manager.GetModelStats()["slow"].ActiveLeases > 0 && watch.Elapsed < TimeSpan.FromSeconds(10))
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(0, server.Manager.GetModelStats()["slow"].ActiveLeases);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the lease was released {watch.Elapsed} after the client disconnected");
+    }
+
+    private static async Task<HttpResponseMessage> Send(HttpClient http, HttpMethod method, string path, string? auth = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (auth is not null)
+        {
+            request.Headers.Authorization = AuthenticationHeaderValue.Parse(auth);
+        }
+
+        return await http.SendAsync(request);
+    }
+
+    private static async Task<JsonElement> AssertError(HttpResponseMessage response, string type, string? code = null)
+    {
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var error = json.RootElement.GetProperty("error");
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
+        Assert.Equal(type, error.GetProperty("type").GetString());
+        Assert.True(error.TryGetProperty("param", out _), "error.param is present (may be null)");
+        if (code is not null)
+        {
+            Assert.Equal(code, error.GetProperty("code").GetString());
+        }
+
+        return error.Clone();
+    }
+
+    /// <summary>Posts a streaming request and reads its SSE events; returns each event's value and whether [DONE] closed the stream.</summary>
+    internal static async Task<(List<string> Values, bool Done)> ReadEventsAsync(HttpClient http, string path, string body, Func<JsonElement, string> select)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        response.EnsureSuccessStatusCode();
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var values = new List<string>();
+        var done = false;
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var data = line["data: ".Length..];
+            if (data == "[DONE]")
+            {
+                done = true;
+                break;
+            }
+
+            using var json = JsonDocument.Parse(data);
+            if (select(json.RootElement) is { Length: > 0 } value)
+            {
+                values.Add(value);
+            }
+        }
+
+        return (values, done);
+    }
+}
