@@ -5,14 +5,13 @@ namespace ModelManager;
 /// When several endpoints were tried, <see cref="Failures"/> holds one exception per endpoint, in the order tried, and the
 /// other properties describe the last one. Messages never hold the API key: text that contained it is redacted or dropped.
 /// </remarks>
-public sealed class ModelEndpointException : Exception
+public sealed class ModelEndpointException : ModelUnavailableException
 {
     /// <summary>Creates the exception for one endpoint's failure.</summary>
     public ModelEndpointException(string modelName, Uri endpoint, EndpointFailureKind kind, int? statusCode, string message, Exception? innerException = null)
-        : base(message, innerException)
+        : base(modelName, message, innerException)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
-        ModelName = modelName;
         Endpoint = endpoint;
         Kind = kind;
         StatusCode = statusCode;
@@ -21,7 +20,7 @@ public sealed class ModelEndpointException : Exception
 
     /// <summary>Creates the exception for a call on which every endpoint in <paramref name="failures"/> failed.</summary>
     public ModelEndpointException(string modelName, string message, IReadOnlyList<ModelEndpointException> failures)
-        : base(message, failures is { Count: > 0 } ? failures[^1].InnerException : null)
+        : base(modelName, message, failures is { Count: > 0 } ? failures[^1].InnerException : null)
     {
         ArgumentNullException.ThrowIfNull(failures);
         if (failures.Count == 0)
@@ -30,15 +29,11 @@ public sealed class ModelEndpointException : Exception
         }
 
         var last = failures[^1];
-        ModelName = modelName;
         Endpoint = last.Endpoint;
         Kind = last.Kind;
         StatusCode = last.StatusCode;
         Failures = failures;
     }
-
-    /// <summary>The managed model whose call failed.</summary>
-    public string ModelName { get; }
 
     /// <summary>The endpoint's base URL (the last one tried when several were).</summary>
     public Uri Endpoint { get; }
@@ -59,4 +54,7 @@ public sealed class ModelEndpointException : Exception
         EndpointFailureKind.InvalidResponse => false,
         _ => true,
     };
+
+    /// <summary>A transient failure on every endpoint means the model cannot serve: the manager unloads it and its fallbacks answer.</summary>
+    public override bool ShouldFailOver => IsTransient;
 }

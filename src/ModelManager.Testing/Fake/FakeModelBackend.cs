@@ -4,7 +4,8 @@ namespace ModelManager;
 /// <remarks>
 /// Thread-safe. Reads <c>parameters.size_mb</c> (estimate and allocation), <c>parameters.actual_size_mb</c> (allocate a different
 /// amount than estimated), <c>parameters.load_delay_ms</c>, <c>parameters.fail_load</c>, <c>parameters.token_delay_ms</c> and
-/// <c>parameters.ignore_cancellation</c> and <c>parameters.fail_estimate</c>. Counts use after unload and frees during a call, so tests can assert the manager never does either.
+/// <c>parameters.ignore_cancellation</c>, <c>parameters.fail_estimate</c> and <c>parameters.unavailable</c> (calls throw
+/// <see cref="ModelUnavailableException"/>, later loads fail). Counts use after unload and frees during a call, so tests can assert the manager never does either.
 /// </remarks>
 public sealed class FakeModelBackend : IModelBackend
 {
@@ -13,6 +14,7 @@ public sealed class FakeModelBackend : IModelBackend
     private int _useAfterUnload;
     private int _freedWhileInUse;
     private long _liveBytes;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _loadsByModel = new(StringComparer.Ordinal);
     private int _loading;
     private int _peakLoading;
 
@@ -23,7 +25,7 @@ public sealed class FakeModelBackend : IModelBackend
     public IReadOnlyCollection<string> SettingKeys { get; } =
     [
         "parameters:size_mb", "parameters:actual_size_mb", "parameters:load_delay_ms", "parameters:fail_load",
-        "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation", "parameters:fail_estimate",
+        "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation", "parameters:fail_estimate", "parameters:unavailable",
     ];
 
     /// <summary>Instances loaded and not yet disposed.</summary>
@@ -100,6 +102,12 @@ public sealed class FakeModelBackend : IModelBackend
             Interlocked.Decrement(ref _loading);
         }
 
+        // unavailable: a remote that answered at its first load and is gone afterwards.
+        if (model.GetBoolean("parameters:unavailable") == true && _loadsByModel.GetValueOrDefault(model.Name) > 0)
+        {
+            throw new InvalidOperationException($"fake model '{model.Name}' is unreachable (parameters.unavailable is true)");
+        }
+
         if (model.GetBoolean("parameters:fail_load") == true)
         {
             throw new InvalidOperationException(model.GetSetting("parameters:fail_message") ?? $"fake load failure of '{model.Name}' (parameters.fail_load is true)");
@@ -107,6 +115,7 @@ public sealed class FakeModelBackend : IModelBackend
 
         var bytes = model.GetSetting("parameters:actual_size_mb") is not null ? SizeBytes(model, "parameters:actual_size_mb") : SizeBytes(model, "parameters:size_mb");
         var instance = new FakeModelInstance(this, model, bytes);
+        _loadsByModel.AddOrUpdate(model.Name, 1, (_, n) => n + 1);
         Interlocked.Increment(ref _loads);
         Interlocked.Increment(ref _liveInstances);
         Interlocked.Add(ref _liveBytes, bytes);

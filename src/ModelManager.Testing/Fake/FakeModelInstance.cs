@@ -76,6 +76,12 @@ internal sealed unsafe class FakeModelInstance : IModelInstance
         Interlocked.Increment(ref _activeCalls);
         try
         {
+            if (_model.GetBoolean("parameters:unavailable") == true)
+            {
+                await Task.Yield();
+                throw new ModelUnavailableException(_model.Name, $"fake model '{_model.Name}' stopped answering (parameters.unavailable is true)");
+            }
+
             for (var i = 0; i < max; i++)
             {
                 if (delay > 0)

@@ -27,6 +27,9 @@ public enum UnloadReason
     /// <summary>Unloaded because a reload changed its backend settings; the next call loads it with the new ones.</summary>
     Reconfigured,
 
+    /// <summary>Evicted because a call found it could not serve (<see cref="ModelUnavailableException"/>); the next call reloads it or falls back.</summary>
+    Unavailable,
+
     /// <summary>Unloaded by shutdown.</summary>
     Shutdown,
 }

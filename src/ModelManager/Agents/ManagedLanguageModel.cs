@@ -46,78 +46,91 @@ internal sealed class ManagedLanguageModel : ILanguageModel
     public async Task<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var lease = await _manager.AcquireChainAsync(Chain, cancellationToken).ConfigureAwait(false);
-        try
+        var text = new StringBuilder();
+        await foreach (var piece in StreamAsync(prompt, null, options, null, cancellationToken).ConfigureAwait(false))
         {
-            var text = new StringBuilder();
-            await foreach (var piece in RunAsync(lease, prompt, null, options, cancellationToken).ConfigureAwait(false))
-            {
-                text.Append(piece);
-            }
+            text.Append(piece);
+        }
 
-            return text.ToString();
-        }
-        finally
-        {
-            _manager.Release(lease.Entry);
-        }
+        return text.ToString();
     }
 
-    public async IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var lease = await _manager.AcquireChainAsync(Chain, cancellationToken).ConfigureAwait(false);
-        try
-        {
-            await foreach (var piece in RunAsync(lease, prompt, null, options, cancellationToken).ConfigureAwait(false))
-            {
-                yield return piece;
-            }
-        }
-        finally
-        {
-            _manager.Release(lease.Entry);
-        }
+        return StreamAsync(prompt, null, options, null, cancellationToken);
     }
 
     public IChatClient AsChatClient() => _chatClient ??= new ModelChatClient(this);
 
-    /// <summary>Leases the model for a chat call; the caller releases.</summary>
-    internal ValueTask<Leased> AcquireAsync(CancellationToken cancellationToken) => _manager.AcquireChainAsync(Chain, cancellationToken);
+    /// <summary>Records which model served a call (a fallback, when the requested one could not load).</summary>
+    internal sealed class ServedBy
+    {
+        public string? Name { get; set; }
+    }
 
-    internal void Release(Leased lease) => _manager.Release(lease.Entry);
-
-    /// <summary>Runs one generation on a leased instance, turning a force-unload into <see cref="ModelUnloadedException"/>.</summary>
-    internal static async IAsyncEnumerable<string> RunAsync(Leased lease, string? prompt, IReadOnlyList<ChatMessage>? messages, GenerationOptions? options,
+    /// <summary>
+    /// Leases the model (or a fallback), runs one generation and releases the lease when the stream ends. A force-unload
+    /// during the call becomes <see cref="ModelUnloadedException"/>; a model with fallbacks that reports itself unavailable
+    /// before any output is evicted and the call retried once through the chain, so that its fallbacks answer (without
+    /// fallbacks the error reaches the caller and the model stays loaded).
+    /// </summary>
+    internal async IAsyncEnumerable<string> StreamAsync(string? prompt, IReadOnlyList<ChatMessage>? messages, GenerationOptions? options, ServedBy? servedBy,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var defaults = lease.Entry.Descriptor.Parameters;
-        var effective = options is null ? defaults : options.WithDefaults(defaults);
-        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.CallToken) : null;
-        var token = linked?.Token ?? lease.CallToken;
-
-        var stream = messages is null
-            ? lease.Instance.GenerateAsync(prompt!, effective, token)
-            : lease.Instance.ChatAsync(messages, effective, token);
-        await using var e = stream.GetAsyncEnumerator(token);
-        while (true)
+        for (var attempt = 0; ; attempt++)
         {
-            string piece;
+            var lease = await _manager.AcquireChainAsync(Chain, cancellationToken).ConfigureAwait(false);
+            servedBy?.Name = lease.Entry.Name;
+            ModelUnavailableException? unavailable = null;
             try
             {
-                if (!await e.MoveNextAsync().ConfigureAwait(false))
+                var yielded = false;
+                var defaults = lease.Entry.Descriptor.Parameters;
+                var effective = options is null ? defaults : options.WithDefaults(defaults);
+                using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.CallToken) : null;
+                var token = linked?.Token ?? lease.CallToken;
+                var stream = messages is null
+                    ? lease.Instance.GenerateAsync(prompt!, effective, token)
+                    : lease.Instance.ChatAsync(messages, effective, token);
+                await using var e = stream.GetAsyncEnumerator(token);
+                while (true)
                 {
-                    yield break;
+                    string piece;
+                    try
+                    {
+                        if (!await e.MoveNextAsync().ConfigureAwait(false))
+                        {
+                            break;
+                        }
+
+                        piece = e.Current;
+                    }
+                    catch (OperationCanceledException oce) when (lease.CallToken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                    {
+                        throw new ModelUnloadedException(lease.Entry.Name, $"Model '{lease.Entry.Name}' was unloaded while this call was running.", oce);
+                    }
+                    catch (ModelUnavailableException u) when (!yielded && attempt == 0 && u.ShouldFailOver && Chain.Length > 1)
+                    {
+                        unavailable = u;
+                        break;
+                    }
+
+                    yielded = true;
+                    yield return piece;
                 }
-
-                piece = e.Current;
             }
-            catch (OperationCanceledException oce) when (lease.CallToken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            finally
             {
-                throw new ModelUnloadedException(lease.Entry.Name, $"Model '{lease.Entry.Name}' was unloaded while this call was running.", oce);
+                _manager.Release(lease.Entry);
             }
 
-            yield return piece;
+            if (unavailable is null)
+            {
+                yield break;
+            }
+
+            await _manager.RetireUnavailableAsync(lease.Entry, unavailable).ConfigureAwait(false);
         }
     }
 

@@ -20,48 +20,33 @@ internal sealed class ModelChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var list = AsList(messages);
-        var lease = await _model.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var servedBy = new ManagedLanguageModel.ServedBy();
+        var text = new StringBuilder();
+        await foreach (var piece in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
         {
-            var text = new StringBuilder();
-            var generation = ToGenerationOptions(options);
-            await foreach (var piece in ManagedLanguageModel.RunAsync(lease, null, list, generation, cancellationToken).ConfigureAwait(false))
-            {
-                text.Append(piece);
-            }
+            text.Append(piece);
+        }
 
-            return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
-            {
-                ModelId = lease.Entry.Name,
-                CreatedAt = DateTimeOffset.UtcNow,
-                FinishReason = ChatFinishReason.Stop,
-            };
-        }
-        finally
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
         {
-            _model.Release(lease);
-        }
+            ModelId = servedBy.Name,
+            CreatedAt = DateTimeOffset.UtcNow,
+            FinishReason = ChatFinishReason.Stop,
+        };
     }
 
     public async IAsyncEnumerable<ChatResponseUpdate> GetStreamingResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var list = AsList(messages);
-        var lease = await _model.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        try
+        var servedBy = new ManagedLanguageModel.ServedBy();
+        var id = Guid.NewGuid().ToString("N");
+        await foreach (var piece in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
         {
-            var id = Guid.NewGuid().ToString("N");
-            await foreach (var piece in ManagedLanguageModel.RunAsync(lease, null, list, ToGenerationOptions(options), cancellationToken).ConfigureAwait(false))
-            {
-                yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = lease.Entry.Name, ResponseId = id };
-            }
+            yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = servedBy.Name, ResponseId = id };
+        }
 
-            yield return new ChatResponseUpdate { Role = ChatRole.Assistant, FinishReason = ChatFinishReason.Stop, ModelId = lease.Entry.Name, ResponseId = id };
-        }
-        finally
-        {
-            _model.Release(lease);
-        }
+        yield return new ChatResponseUpdate { Role = ChatRole.Assistant, FinishReason = ChatFinishReason.Stop, ModelId = servedBy.Name, ResponseId = id };
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)

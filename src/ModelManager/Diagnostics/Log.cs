@@ -59,6 +59,9 @@ internal static partial class Log
     [LoggerMessage(1018, LogLevel.Error, "Configuration reload rejected; the running configuration is unchanged: {Errors}")]
     public static partial void ReloadRejected(ILogger logger, string errors);
 
+    [LoggerMessage(1019, LogLevel.Warning, "Model {Model} cannot serve; unloading it so that the call is retried through its fallbacks")]
+    public static partial void Unavailable(ILogger logger, string model, Exception exception);
+
     [LoggerMessage(1016, LogLevel.Debug, "Unloading model {Model} waits for {Leases} lease(s) to drain")]
     public static partial void WaitingForLeases(ILogger logger, string model, int leases);
 }

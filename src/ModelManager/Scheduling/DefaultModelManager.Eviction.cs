@@ -2,9 +2,24 @@ namespace ModelManager;
 
 internal sealed partial class DefaultModelManager
 {
-    public async Task<bool> UnloadModelAsync(string name, bool force = false, CancellationToken cancellationToken = default)
+    public Task<bool> UnloadModelAsync(string name, bool force = false, CancellationToken cancellationToken = default) =>
+        UnloadAsync(GetEntry(name), force, force ? UnloadReason.Forced : UnloadReason.Requested, cancellationToken);
+
+    /// <summary>Evicts a model a call found unusable, so that the retried call reloads it or falls back.</summary>
+    internal async Task RetireUnavailableAsync(ModelEntry entry, ModelUnavailableException error)
     {
-        var entry = GetEntry(name);
+        Log.Unavailable(_logger, entry.Name, error);
+        try
+        {
+            await UnloadAsync(entry, force: false, UnloadReason.Unavailable, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    private async Task<bool> UnloadAsync(ModelEntry entry, bool force, UnloadReason reason, CancellationToken cancellationToken)
+    {
         while (true)
         {
             Task? wait = null;
@@ -28,7 +43,7 @@ internal sealed partial class DefaultModelManager
                         wait = entry.UnloadDone!.Task;
                         break;
                     default:
-                        begun = TryBeginUnload(entry, force ? UnloadReason.Forced : UnloadReason.Requested, evictOnlyIfIdle: false);
+                        begun = TryBeginUnload(entry, reason, evictOnlyIfIdle: false);
                         break;
                 }
             }
@@ -227,7 +242,7 @@ internal sealed partial class DefaultModelManager
 
         cts?.Dispose();
 
-        var evicted = reason is UnloadReason.Capacity or UnloadReason.Idle or UnloadReason.MemoryLimit;
+        var evicted = reason is UnloadReason.Capacity or UnloadReason.Idle or UnloadReason.MemoryLimit or UnloadReason.Unavailable;
         if (evicted)
         {
             Interlocked.Increment(ref entry.EvictionCount);

@@ -85,6 +85,35 @@ public sealed class FallbackTests
     }
 
     [Fact]
+    public async Task LoadedModelThatBecomesUnavailable_IsEvicted_AndTheCallFallsBack()
+    {
+        var (m, _) = FromJson(Config(100, Fake("remote", 10, parameters: "\"unavailable\": true", extra: "\"fallbacks\": [\"local\"]"), Fake("local", 10)));
+        await m.LoadModelAsync("remote");
+        var evicted = Next(m, ModelEventKind.Evicted, "remote");
+        var fallback = Next(m, ModelEventKind.FallbackUsed, "remote");
+
+        var text = await m.GetModel("remote").GenerateAsync("x");
+        var chat = await Microsoft.Extensions.AI.ChatClientExtensions.GetResponseAsync(m.GetModel("remote").AsChatClient(), "y");
+
+        Assert.Equal(FakeModelInstance.Expected("local", "x", 16), text);
+        Assert.Equal("local", chat.ModelId);
+        Assert.Equal(UnloadReason.Unavailable, (await evicted).Reason);
+        Assert.Equal("local", (await fallback).Detail);
+        Assert.Equal(0, m.GetModelStats()["remote"].ActiveLeases);
+    }
+
+    [Fact]
+    public async Task UnavailableModelWithoutFallback_PassesTheErrorOn_AndStaysLoaded()
+    {
+        var (m, _) = FromJson(Config(100, Fake("remote", 10, parameters: "\"unavailable\": true")));
+        await m.LoadModelAsync("remote");
+        var e = await Assert.ThrowsAsync<ModelUnavailableException>(() => m.GetModel("remote").GenerateAsync("x"));
+        Assert.Equal("remote", e.ModelName);
+        Assert.Equal(ModelState.Ready, m.GetModelStats()["remote"].State);
+        Assert.Equal(1, m.GetModelStats()["remote"].LoadCount);
+    }
+
+    [Fact]
     public void GetAgents_ListsEachAgentsChain()
     {
         var (m, _) = FromJson("""
