@@ -44,8 +44,6 @@ public static class BenchmarkApp
                 return await ComparisonRunner.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
             case SharingChild.Command:
                 return await SharingChild.RunAsync(rest, output ?? Console.Out).ConfigureAwait(false);
-            case "probe":
-                return await Probe.RunAsync(rest).ConfigureAwait(false);
             case "-h" or "--help" or "help":
                 (output ?? Console.Out).WriteLine(Usage);
                 return 0;

@@ -78,10 +78,16 @@ internal static class ComparisonRunner
         var mdPath = Path.Combine(options.OutDirectory, ResultWriter.MarkdownFileName);
         ResultWriter.WriteJson(jsonPath, results);
         var command = "dotnet run -c Release --project tests/ModelManager.Benchmarks -- compare" + (options.Quick ? " --quick" : "")
-                      + (options.Runs != (options.Quick ? 1 : 7) ? $" --runs {options.Runs}" : "");
-        await File.WriteAllTextAsync(mdPath, ResultWriter.Markdown(results, machine, loadBefore, loadAfter, command, started), cancellationToken).ConfigureAwait(false);
+                      + (options.Runs != (options.Quick ? 1 : 7) ? $" --runs {options.Runs}" : "")
+                      + (options.Only.Count != CompareOptions.Groups.Length ? $" --only {string.Join(',', CompareOptions.Groups.Where(options.Includes))}" : "");
+        await File.WriteAllTextAsync(mdPath, ResultWriter.Markdown(results, machine, loadBefore, loadAfter, command, started, options.Quick), cancellationToken).ConfigureAwait(false);
 
         console.Write(ResultWriter.Table(results));
+        if (options.Quick)
+        {
+            console.MarkupLine("[yellow]quick mode: one cold run per pair on tiny models; the ratios mean nothing[/]");
+        }
+
         console.MarkupLine($"load average after: {loadAfter}; {watch.Elapsed.TotalSeconds:F1} s in all");
         console.MarkupLine($"wrote {Markup.Escape(jsonPath)} and {Markup.Escape(mdPath)}");
         return 0;

@@ -69,6 +69,18 @@ internal sealed record MachineInfo(string Cpu, int Cores, double RamGiB, string 
         return GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / (double)(1L << 30);
     }
 
+    private static string Kernel()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/osrelease").Trim();
+        }
+        catch (IOException)
+        {
+            return Environment.OSVersion.Version.ToString();
+        }
+    }
+
     private static string ReadOs()
     {
         try
@@ -77,7 +89,7 @@ internal sealed record MachineInfo(string Cpu, int Cores, double RamGiB, string 
             {
                 if (line.StartsWith("PRETTY_NAME=", StringComparison.Ordinal))
                 {
-                    return $"{line["PRETTY_NAME=".Length..].Trim('"')} (kernel {Environment.OSVersion.Version})";
+                    return $"{line["PRETTY_NAME=".Length..].Trim('"')} (kernel {Kernel()})";
                 }
             }
         }

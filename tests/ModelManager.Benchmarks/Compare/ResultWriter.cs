@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Spectre.Console;
 
@@ -15,7 +16,7 @@ internal static class ResultWriter
     public static void WriteJson(string path, IReadOnlyList<Comparison> comparisons)
     {
         using var stream = File.Create(path);
-        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true });
+        using var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         json.WriteStartArray();
         foreach (var c in comparisons)
         {
@@ -68,9 +69,15 @@ internal static class ResultWriter
     }
 
     /// <summary>The Markdown table, headed by the machine, the load average and the command.</summary>
-    public static string Markdown(IReadOnlyList<Comparison> comparisons, MachineInfo machine, string loadBefore, string loadAfter, string command, DateTimeOffset when)
+    public static string Markdown(IReadOnlyList<Comparison> comparisons, MachineInfo machine, string loadBefore, string loadAfter, string command, DateTimeOffset when, bool quick)
     {
         var md = new StringBuilder();
+        if (quick)
+        {
+            md.AppendLine("**Quick mode** (CI): one cold run per pair on tiny models, no warm-up; it proves the runner works, its ratios mean nothing.");
+            md.AppendLine();
+        }
+
         md.AppendLine(CultureInfo.InvariantCulture, $"Measured {when:yyyy-MM-dd HH:mm} UTC on {machine}; load average (1, 5, 15 min) {loadBefore} before, {loadAfter} after.");
         md.AppendLine(CultureInfo.InvariantCulture, $"Command: `{command}`. Ratio = candidate median / baseline median; ± is half the range of the runs, relative to the median.");
         md.AppendLine();

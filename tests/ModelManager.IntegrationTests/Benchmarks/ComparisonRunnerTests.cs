@@ -36,8 +36,9 @@ public sealed class ComparisonRunnerTests
                          "load/stories260K", "load/synthetic-8MB",
                          "generation/stories260K/handle", "generation/stories260K/chat",
                          "generation/synthetic-8MB/handle", "generation/synthetic-8MB/chat",
-                         "generation/tiny-random-gpt2-fp32/onnx-handle",
+                         "generation/tiny-random-gpt2-fp32/onnx-handle", "generation/tiny-random-gpt2-fp32/onnx-new-thread",
                          "concurrency/synthetic-8MB/2-agents", "concurrency/synthetic-8MB/4-agents", "concurrency/synthetic-8MB/8-agents",
+                         "concurrency/synthetic-8MB/threads-" + Environment.ProcessorCount + "/8-agents",
                          "swap/synthetic-8MB/reload-vs-direct-load", "swap/synthetic-8MB/reload-vs-first-load", "swap/synthetic-8MB/evict-and-reload-vs-direct-load", "sharing/synthetic-8MB/8-agents", "sharing/synthetic-8MB/vs-ideal",
                      })
             {

@@ -3,6 +3,10 @@ using System.Diagnostics;
 namespace ModelManager.Benchmarks.Compare.Pairs;
 
 /// <summary>Aggregate tokens/s of 1, 2, 4 and 8 agents sharing one managed GGUF model (decoded together in one batch).</summary>
+/// <remarks>
+/// Run twice: with llama.cpp's default thread count (half the cores) and with <c>threads</c> set to every core, because
+/// a batch of 8 sequences turns a memory-bound decode into a compute-bound one, and then cores decide.
+/// </remarks>
 internal static class ConcurrencyPair
 {
     public const int ContextLength = 256;
@@ -11,10 +15,22 @@ internal static class ConcurrencyPair
 
     public static async Task<IReadOnlyList<Comparison>> RunAsync(PairContext context)
     {
+        var results = new List<Comparison>();
+        foreach (var threads in new int?[] { null, Environment.ProcessorCount }.Distinct())
+        {
+            results.AddRange(await MeasureAsync(context, threads).ConfigureAwait(false));
+        }
+
+        return results;
+    }
+
+    private static async Task<IReadOnlyList<Comparison>> MeasureAsync(PairContext context, int? threads)
+    {
         var maxTokens = context.Options.Quick ? 8 : 48;
         var label = context.Models.SyntheticLabel;
-        context.Progress($"concurrency {label}: 1, 2, 4, 8 agents x {maxTokens} tokens");
-        var setup = new GgufSetup(context.Models.Synthetic, ContextLength, Parallel);
+        var threadLabel = threads is { } t ? $"threads {t}" : $"default threads ({Math.Max(Environment.ProcessorCount / 2, 1)})";
+        context.Progress($"concurrency {label}, {threadLabel}: 1, 2, 4, 8 agents x {maxTokens} tokens");
+        var setup = new GgufSetup(context.Models.Synthetic, ContextLength, Parallel, threads);
         await using var fixture = await ManagerFixture.CreateAsync(GgufSetup.Config(16384, setup.Json("shared", maxTokens))).ConfigureAwait(false);
         await fixture.Manager.LoadModelAsync("shared").ConfigureAwait(false);
         var handle = fixture.Manager.GetModel("shared");
@@ -50,14 +66,15 @@ internal static class ConcurrencyPair
         var samples = await Sampler.RotateAsync(context.Runs, context.WarmUp, context.CancellationToken,
             AgentCounts.Select(n => (Func<Task<double>>)(() => Agents(n))).ToArray()).ConfigureAwait(false);
 
-        var note = $"{maxTokens} greedy tokens per agent on {label}, all agents started together; aggregate = all tokens / wall time (prompts included); parallel {Parallel}, context {ContextLength} per agent, llama.cpp's default threads.";
+        var note = $"{maxTokens} greedy tokens per agent on {label}, all agents started together; aggregate = all tokens / wall time (prompts included); parallel {Parallel}, context {ContextLength} per agent, llama.cpp {threadLabel}.";
         if (shortfalls.Count > 0)
         {
             note += " Streams shorter than max_tokens: " + string.Join("; ", shortfalls.Distinct());
         }
 
+        var prefix = threads is { } n2 ? $"concurrency/{label}/threads-{n2}" : $"concurrency/{label}";
         return AgentCounts.Skip(1).Select(n => new Comparison(
-            $"concurrency/{label}/{n}-agents",
+            $"{prefix}/{n}-agents",
             "1 agent",
             $"{n} agents, one shared model",
             "tok/s",

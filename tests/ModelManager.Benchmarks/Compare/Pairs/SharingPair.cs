@@ -80,20 +80,26 @@ internal static class SharingPair
         return JsonSerializer.Deserialize<Dictionary<string, long>>(line)!;
     }
 
-    /// <summary>Runs this assembly again: through its apphost when that is what runs, else through the dotnet host.</summary>
+    /// <summary>Runs this assembly again: through the dotnet host that runs this process (a test host), else through its apphost.</summary>
     private static ProcessStartInfo ChildStartInfo()
     {
         var assembly = typeof(SharingChild).Assembly.Location;
-        var apphost = Path.ChangeExtension(assembly, null);
+        var apphost = Path.ChangeExtension(assembly, OperatingSystem.IsWindows() ? ".exe" : null);
+        var current = Environment.ProcessPath;
         ProcessStartInfo start;
-        if (OperatingSystem.IsWindows() ? File.Exists(apphost + ".exe") : File.Exists(apphost))
+        if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet")
         {
-            start = new ProcessStartInfo(OperatingSystem.IsWindows() ? apphost + ".exe" : apphost);
+            start = new ProcessStartInfo(current);
+            start.ArgumentList.Add("exec");
+            start.ArgumentList.Add(assembly);
+        }
+        else if (File.Exists(apphost))
+        {
+            start = new ProcessStartInfo(apphost);
         }
         else
         {
-            var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
-            start = new ProcessStartInfo(dotnet);
+            start = new ProcessStartInfo("dotnet");
             start.ArgumentList.Add("exec");
             start.ArgumentList.Add(assembly);
         }
