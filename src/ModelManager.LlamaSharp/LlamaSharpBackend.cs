@@ -95,7 +95,29 @@ internal sealed class LlamaSharpBackend : IModelBackend
         public void Report(float value) => target.Report(value * 0.95);
     }
 
-    private static GgufModelInfo ReadHeader(ModelDescriptor model)
+    // The estimate and the load that follows read the same header; parse it once per file version (path, length, write time).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (long Length, DateTime WrittenUtc, GgufModelInfo Info)> _headers =
+        new(StringComparer.Ordinal);
+
+    private GgufModelInfo ReadHeader(ModelDescriptor model)
+    {
+        if (model.Path is { } path && File.Exists(path))
+        {
+            var file = new FileInfo(path);
+            if (_headers.TryGetValue(path, out var cached) && cached.Length == file.Length && cached.WrittenUtc == file.LastWriteTimeUtc)
+            {
+                return cached.Info;
+            }
+
+            var info = ParseHeader(model);
+            _headers[path] = (file.Length, file.LastWriteTimeUtc, info);
+            return info;
+        }
+
+        return ParseHeader(model);
+    }
+
+    private static GgufModelInfo ParseHeader(ModelDescriptor model)
     {
         if (string.IsNullOrWhiteSpace(model.Path))
         {
