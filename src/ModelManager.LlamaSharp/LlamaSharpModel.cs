@@ -12,9 +12,6 @@ namespace ModelManager;
 /// <remarks>Thread-safe: requests go through <see cref="BatchedGenerator"/>, whose single loop owns the context.</remarks>
 internal sealed class LlamaSharpModel : IModelInstance
 {
-    /// <summary>The prompt format used when neither the file nor the config has a chat template.</summary>
-    internal const string PlainFormatNote = "System: …\\nUser: …\\nAssistant:";
-
     private readonly ModelDescriptor _model;
     private readonly LLamaWeights _weights;
     private readonly BatchedGenerator _generator;
@@ -36,11 +33,6 @@ internal sealed class LlamaSharpModel : IModelInstance
 
     /// <summary>Models loaded and not yet disposed in this process; tests check that shutdown releases every native handle.</summary>
     internal static int LiveCount => Volatile.Read(ref _live);
-
-    /// <summary>The chat template in use, or null for the plain format.</summary>
-    internal string? ChatTemplate => _template;
-
-    internal int ContextLengthPerSequence => _generator.ContextPerSequence;
 
     public static LlamaSharpModel Create(ModelDescriptor model, GgufModelInfo info, LlamaModelSettings settings, LLamaWeights weights, ModelParams parameters, ILogger logger)
     {
