@@ -17,7 +17,7 @@ namespace ModelManager;
 /// </remarks>
 internal sealed class BatchedGenerator : IAsyncDisposable
 {
-    private const int DefaultMaxTokens = 256;
+    private const int DefaultMaxTokens = GenerationDefaults.MaxTokens;
 
     private readonly string _modelName;
     private readonly LLamaWeights _weights;

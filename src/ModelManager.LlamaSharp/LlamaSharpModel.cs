@@ -59,7 +59,7 @@ internal sealed class LlamaSharpModel : IModelInstance
 
             plain.Append("Assistant:");
             var stops = new List<string>(options.StopSequences ?? []) { "\nUser:", "\nSystem:" };
-            return _generator.GenerateAsync(Tokenize(plain.ToString()), options.WithDefaults(null).With(stops), cancellationToken);
+            return _generator.GenerateAsync(Tokenize(plain.ToString()), options with { StopSequences = stops }, cancellationToken);
         }
 
         var template = new LLamaTemplate(_template) { AddAssistant = true };

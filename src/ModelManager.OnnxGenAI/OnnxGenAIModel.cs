@@ -143,7 +143,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
         var prompt = FormatChat(messages);
         if (ChatFormat == OnnxChatFormat.Plain)
         {
-            options = options.With([.. options.StopSequences ?? [], .. PlainStops]);
+            options = options with { StopSequences = [.. options.StopSequences ?? [], .. PlainStops] };
         }
 
         var ids = Encode(prompt);

@@ -7,7 +7,7 @@ public sealed class OnnxGenAIOptions
     public int DefaultParallel { get; set; } = 4;
 
     /// <summary>Most tokens generated per call when neither the call nor the model's <c>parameters</c> set <c>max_tokens</c>. Default 256.</summary>
-    public int DefaultMaxTokens { get; set; } = 256;
+    public int DefaultMaxTokens { get; set; } = GenerationDefaults.MaxTokens;
 
     /// <summary>Execution providers for models that set no <c>providers</c>, e.g. <c>["cuda"]</c>. Default empty: CPU.</summary>
     public IList<string> DefaultProviders { get; set; } = [];

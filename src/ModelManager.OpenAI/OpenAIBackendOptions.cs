@@ -7,7 +7,7 @@ public sealed class OpenAIBackendOptions
     public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromSeconds(100);
 
     /// <summary>Most tokens per call when neither the call nor the model's <c>parameters</c> set <c>max_tokens</c>. Default 256.</summary>
-    public int DefaultMaxTokens { get; set; } = 256;
+    public int DefaultMaxTokens { get; set; } = GenerationDefaults.MaxTokens;
 
     /// <summary>Retries of a transient failure on one endpoint before failing over, when a model sets no <c>max_retries</c>. Default 2.</summary>
     public int DefaultMaxRetries { get; set; } = 2;

@@ -1,27 +1,28 @@
 namespace ModelManager;
 
-/// <summary>Per-call generation settings; a null property takes the model's configured <c>parameters</c>.</summary>
-public sealed class GenerationOptions
+/// <summary>Generation settings: a model's configured <c>parameters</c>, and per-call overrides where a null property takes the model's value.</summary>
+/// <remarks>A value: two options are equal when every setting, stop sequences included, is equal. Copy with <c>with</c>.</remarks>
+public sealed record GenerationOptions
 {
-    /// <summary>Most tokens to generate (config <c>max_tokens</c>).</summary>
+    /// <summary>Most tokens to generate (config <c>max_tokens</c>). Default: <see cref="GenerationDefaults.MaxTokens"/>.</summary>
     public int? MaxTokens { get; set; }
 
-    /// <summary>Sampling temperature (config <c>temperature</c>); 0 means greedy.</summary>
+    /// <summary>Sampling temperature (config <c>temperature</c>); 0 means greedy. Default: the backend's.</summary>
     public double? Temperature { get; set; }
 
-    /// <summary>Whether to sample (config <c>do_sample</c>); false means greedy decoding.</summary>
+    /// <summary>Whether to sample (config <c>do_sample</c>); false means greedy decoding. Default: sample when temperature &gt; 0.</summary>
     public bool? DoSample { get; set; }
 
-    /// <summary>Nucleus sampling threshold (config <c>top_p</c>).</summary>
+    /// <summary>Nucleus sampling threshold (config <c>top_p</c>). Default: the backend's.</summary>
     public double? TopP { get; set; }
 
-    /// <summary>Top-k sampling cut-off (config <c>top_k</c>).</summary>
+    /// <summary>Top-k sampling cut-off (config <c>top_k</c>). Default: the backend's.</summary>
     public int? TopK { get; set; }
 
-    /// <summary>Random seed for reproducible sampling (config <c>seed</c>).</summary>
+    /// <summary>Random seed for reproducible sampling (config <c>seed</c>). Default: random.</summary>
     public long? Seed { get; set; }
 
-    /// <summary>Texts that end generation when produced (config <c>stop</c>); the stop text itself is not returned.</summary>
+    /// <summary>Texts that end generation when produced (config <c>stop</c>); the stop text itself is not returned. Default none.</summary>
     public IList<string>? StopSequences { get; set; }
 
     /// <summary>True when decoding must be greedy: <see cref="DoSample"/> is false, or the temperature is 0.</summary>
@@ -46,6 +47,27 @@ public sealed class GenerationOptions
             StopSequences = StopSequences ?? defaults.StopSequences,
         };
     }
+
+    /// <summary>The configured form: <c>do_sample</c> follows the temperature when unset, and an empty stop list is none.</summary>
+    internal GenerationOptions Normalized() => this with
+    {
+        DoSample = DoSample ?? (Temperature is { } t ? t > 0 : null),
+        StopSequences = StopSequences is { Count: > 0 } stops ? stops.ToArray() : null,
+    };
+
+    /// <inheritdoc />
+    public bool Equals(GenerationOptions? other) =>
+        other is not null
+        && MaxTokens == other.MaxTokens
+        && Temperature.Equals(other.Temperature)
+        && DoSample == other.DoSample
+        && TopP.Equals(other.TopP)
+        && TopK == other.TopK
+        && Seed == other.Seed
+        && (StopSequences ?? []).SequenceEqual(other.StopSequences ?? []);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(MaxTokens, Temperature, DoSample, TopP, TopK, Seed, StopSequences?.Count ?? 0);
 
     /// <inheritdoc />
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,

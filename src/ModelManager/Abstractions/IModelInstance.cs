@@ -17,4 +17,9 @@ public interface IModelInstance : IAsyncDisposable
 
     /// <summary>Generates the assistant's reply to a conversation, applying the model's chat template.</summary>
     IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken);
+
+    /// <summary>Returns an object of <paramref name="serviceType"/> the instance holds (its native model, say), or null; as <see cref="IChatClient.GetService"/>.</summary>
+    /// <remarks>The object belongs to the instance: valid only while a lease pins it, never disposed by the caller.</remarks>
+    object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is null && serviceType is not null && serviceType.IsInstanceOfType(this) ? this : null;
 }

@@ -1,13 +1,14 @@
 namespace ModelManager;
 
-/// <summary>Streams generated text while holding back anything that may be the start of a stop sequence; shared by backends.</summary>
+/// <summary>Streams generated text while holding back anything that may be the start of a stop sequence; for backend authors.</summary>
 /// <remarks>Not thread-safe: one per generation.</remarks>
-internal sealed class StopSequenceFilter
+public sealed class StopSequenceFilter
 {
     private readonly IList<string>? _stops;
     private readonly int _longest;
     private string _pending = "";
 
+    /// <summary>Creates a filter for <paramref name="stops"/>; null or empty passes all text through.</summary>
     public StopSequenceFilter(IList<string>? stops)
     {
         _stops = stops is { Count: > 0 } ? stops.Where(s => s.Length > 0).ToArray() : null;

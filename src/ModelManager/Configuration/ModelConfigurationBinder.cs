@@ -105,7 +105,7 @@ internal static class ModelConfigurationBinder
                 case "top_k": p.TopK = ReadInt32(child, childPath, errors); break;
                 case "seed": p.Seed = ReadInt64(child, childPath, errors); break;
                 case "stop":
-                    p.Stop = child.Value is { } single ? [single] : ReadStringList(child, childPath, errors);
+                    p.StopSequences = child.Value is { } single ? [single] : ReadStringList(child, childPath, errors);
                     break;
                 default: Flatten(child, "parameters:" + child.Key, model.Settings); break;
             }

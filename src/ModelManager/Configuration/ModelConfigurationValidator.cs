@@ -108,7 +108,7 @@ internal static class ModelConfigurationValidator
                 errors.Add($"{path}.max_idle_time: must be 0 (never) or more seconds, got {m.MaxIdleTime.ToString(CultureInfo.InvariantCulture)}");
             }
 
-            ValidateParameters(m.Parameters ?? new ModelParameters(), $"{path}.parameters", errors);
+            ValidateParameters(m.Parameters ?? new GenerationOptions(), $"{path}.parameters", errors);
 
             var fallbacks = m.Fallbacks ?? [];
             var descriptor = new ModelDescriptor(
@@ -116,7 +116,7 @@ internal static class ModelConfigurationValidator
                 type: backend?.Types[0] ?? type,
                 path: ResolvePath(m.Path, baseDir),
                 contextLength: m.ContextLength,
-                parameters: (m.Parameters ?? new ModelParameters()).ToGenerationOptions(),
+                parameters: (m.Parameters ?? new GenerationOptions()).Normalized(),
                 memoryPriority: m.MemoryPriority,
                 maxIdleTime: double.IsFinite(m.MaxIdleTime) && m.MaxIdleTime > 0 && m.MaxIdleTime < TimeSpan.MaxValue.TotalSeconds / 2
                     ? TimeSpan.FromSeconds(m.MaxIdleTime) : TimeSpan.Zero,
@@ -237,7 +237,7 @@ internal static class ModelConfigurationValidator
         return available > 0 ? available / 4 * 3 : 8192 * Mb;
     }
 
-    private static void ValidateParameters(ModelParameters p, string path, List<string> errors)
+    private static void ValidateParameters(GenerationOptions p, string path, List<string> errors)
     {
         if (p.Temperature is { } t && (!double.IsFinite(t) || t < 0))
         {
@@ -259,9 +259,10 @@ internal static class ModelConfigurationValidator
             errors.Add($"{path}.top_k: must be 0 or more, got {p.TopK}");
         }
 
-        for (var i = 0; i < p.Stop.Count; i++)
+        var stops = p.StopSequences ?? [];
+        for (var i = 0; i < stops.Count; i++)
         {
-            if (string.IsNullOrEmpty(p.Stop[i]))
+            if (string.IsNullOrEmpty(stops[i]))
             {
                 errors.Add($"{path}.stop[{i}]: must not be empty");
             }

@@ -16,7 +16,7 @@ public sealed class ModelDefinition
     public int? ContextLength { get; set; }
 
     /// <summary><c>parameters</c>: default generation settings.</summary>
-    public ModelParameters Parameters { get; set; } = new();
+    public GenerationOptions Parameters { get; set; } = new();
 
     /// <summary><c>memory_priority</c>: 1 (keep longest) to 5 (evict first). Default 3.</summary>
     public int MemoryPriority { get; set; } = 3;

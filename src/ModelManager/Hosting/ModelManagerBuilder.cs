@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace ModelManager;
 
@@ -28,5 +29,22 @@ public sealed class ModelManagerBuilder
         Services.TryAddSingleton<TBackend>();
         Services.TryAddEnumerable(ServiceDescriptor.Singleton<IModelBackend, TBackend>(sp => sp.GetRequiredService<TBackend>()));
         return this;
+    }
+
+    /// <summary>Registers a backend with its options: <paramref name="configure"/> applies to them, and <typeparamref name="TValidator"/> checks them at start-up.</summary>
+    public ModelManagerBuilder AddBackend<TBackend, TOptions, TValidator>(Action<TOptions>? configure)
+        where TBackend : class, IModelBackend
+        where TOptions : class
+        where TValidator : class, IValidateOptions<TOptions>
+    {
+        var options = Services.AddOptions<TOptions>();
+        if (configure is not null)
+        {
+            options.Configure(configure);
+        }
+
+        options.ValidateOnStart();
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TOptions>, TValidator>());
+        return AddBackend<TBackend>();
     }
 }

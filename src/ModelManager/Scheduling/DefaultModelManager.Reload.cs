@@ -219,8 +219,7 @@ internal sealed partial class DefaultModelManager
         && a.MaxIdleTime == b.MaxIdleTime
         && a.Preload == b.Preload
         && a.Fallbacks.SequenceEqual(b.Fallbacks)
-        && a.Parameters.ToString() == b.Parameters.ToString()
-        && (a.Parameters.StopSequences ?? []).SequenceEqual(b.Parameters.StopSequences ?? []);
+        && a.Parameters.Equals(b.Parameters);
 
     /// <summary>True when nothing the backend reads at load time changed.</summary>
     private static bool SameBackendSettings(ModelDescriptor a, ModelDescriptor b) =>
