@@ -31,8 +31,15 @@ public interface IModelManager : IAsyncDisposable, IDisposable
     /// <summary>Returns the budget and what each model holds.</summary>
     MemoryUsage GetMemoryUsage();
 
-    /// <summary>Changes the budget; lowering it evicts idle models at once, least important first, until the rest fits.</summary>
+    /// <summary>Changes the budget; lowering it begins evicting idle models at once, least important first, until the rest fits.</summary>
+    /// <remarks>
+    /// The integration guide's synchronous form: it never blocks, so the evictions may still be finishing when it returns
+    /// (leased models go when their leases drain). Await <see cref="SetMemoryLimitAsync"/> to know the idle ones are gone.
+    /// </remarks>
     void SetMemoryLimit(long megabytes);
+
+    /// <summary>Changes the budget; the task ends once the idle models over the new limit are evicted (leased ones go when their leases drain).</summary>
+    Task SetMemoryLimitAsync(long megabytes, CancellationToken cancellationToken = default);
 
     /// <summary>Returns a snapshot of every configured model's counters.</summary>
     IReadOnlyDictionary<string, ModelStats> GetModelStats();

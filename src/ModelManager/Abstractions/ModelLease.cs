@@ -4,13 +4,18 @@ namespace ModelManager;
 /// <remarks>Dispose releases the pin and never unloads the model. Disposing twice is harmless.</remarks>
 public sealed class ModelLease : IDisposable, IAsyncDisposable
 {
-    private Action? _release;
+    private readonly DefaultModelManager _manager;
+    private readonly ModelEntry _entry;
+    private readonly IModelInstance _instance;
+    private int _released;
 
-    internal ModelLease(string requestedName, ILanguageModel model, Action release)
+    internal ModelLease(string requestedName, ILanguageModel model, InstanceLease lease, DefaultModelManager manager)
     {
         RequestedName = requestedName;
         Model = model;
-        _release = release;
+        _entry = lease.Entry;
+        _instance = lease.Instance;
+        _manager = manager;
     }
 
     /// <summary>The name that was asked for.</summary>
@@ -26,10 +31,26 @@ public sealed class ModelLease : IDisposable, IAsyncDisposable
     public ILanguageModel Model { get; }
 
     /// <summary>True once the lease has been released.</summary>
-    public bool IsReleased => Volatile.Read(ref _release) is null;
+    public bool IsReleased => Volatile.Read(ref _released) != 0;
+
+    /// <summary>Returns an object of <paramref name="serviceType"/> that the pinned model holds (a backend's native model, say), or null.</summary>
+    /// <remarks>Valid only until the lease is released: the manager may free it afterwards. The caller never disposes it.</remarks>
+    /// <exception cref="ObjectDisposedException">The lease was released.</exception>
+    public object? GetService(Type serviceType, object? serviceKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(serviceType);
+        ObjectDisposedException.ThrowIf(IsReleased, this);
+        return _instance.GetService(serviceType, serviceKey);
+    }
 
     /// <inheritdoc />
-    public void Dispose() => Interlocked.Exchange(ref _release, null)?.Invoke();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            _manager.Release(_entry);
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask DisposeAsync()

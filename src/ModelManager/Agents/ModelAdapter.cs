@@ -30,5 +30,5 @@ public sealed class ModelAdapter
         return Model;
     }
 
-    private string ResolveModelName() => Model is ManagedLanguageModel m ? m.Primary.Name : Model.Name;
+    private string ResolveModelName() => Model is ModelHandle m ? m.Primary.Name : Model.Name;
 }

@@ -353,7 +353,11 @@ internal static class ModelConfigurationValidator
         {
             try
             {
+                // Validation is synchronous (the manager's constructor, IValidateOptions); estimates read file headers and
+                // complete synchronously in every backend that has files, so this waits on no I/O in practice.
+#pragma warning disable RS0030 // Banned API: see above
                 var bytes = backends[m.Type].EstimateBytesAsync(m, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+#pragma warning restore RS0030
                 total += bytes;
                 parts.Add($"{m.Name} {bytes / (double)Mb:F0} MB");
             }

@@ -32,8 +32,8 @@ internal static partial class Log
     [LoggerMessage(1008, LogLevel.Warning, "Model {Model} reports {ActualMb:F1} MB, above its estimate of {EstimatedMb:F1} MB; the budget is over by {OverMb:F1} MB")]
     public static partial void OverEstimate(ILogger logger, string model, double actualMb, double estimatedMb, double overMb);
 
-    [LoggerMessage(1009, LogLevel.Error, "A {Kind} callback for model {Model} threw; ignored")]
-    public static partial void CallbackFailed(ILogger logger, ModelEventKind kind, string model, Exception exception);
+    [LoggerMessage(1009, LogLevel.Error, "A {Source} handler for model {Model} threw; ignored")]
+    public static partial void HandlerFailed(ILogger logger, string source, string model, Exception exception);
 
     [LoggerMessage(1010, LogLevel.Warning, "Disposing model {Model} threw; its memory is released from the budget anyway")]
     public static partial void DisposeFailed(ILogger logger, string model, Exception exception);

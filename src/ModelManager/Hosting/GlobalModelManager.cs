@@ -19,8 +19,11 @@ public static class GlobalModelManager
     public static bool IsInitialized => Volatile.Read(ref _instance) is not null;
 
     /// <summary>Creates the manager from <paramref name="configPath"/>, registers backends through <paramref name="configure"/>, and loads <c>preload</c> models.</summary>
+    /// <remarks>The guide's synchronous form blocks until preloading ends; prefer <see cref="InitializeAsync"/> where the caller can await.</remarks>
+#pragma warning disable RS0030 // Banned API: the integration guide's synchronous initialize_model_manager (see remarks)
     public static IModelManager Initialize(string configPath, Action<ModelManagerBuilder>? configure = null) =>
-        InitializeAsync(configPath, configure).GetAwaiter().GetResult();
+        Task.Run(() => InitializeAsync(configPath, configure)).GetAwaiter().GetResult();
+#pragma warning restore RS0030
 
     /// <inheritdoc cref="Initialize"/>
     public static async Task<IModelManager> InitializeAsync(string configPath, Action<ModelManagerBuilder>? configure = null, CancellationToken cancellationToken = default)
@@ -39,11 +42,8 @@ public static class GlobalModelManager
             var provider = services.BuildServiceProvider();
             try
             {
-                var manager = provider.GetRequiredService<IModelManager>();
-                if (manager is DefaultModelManager d)
-                {
-                    await d.PreloadAsync(cancellationToken).ConfigureAwait(false);
-                }
+                var manager = provider.GetRequiredService<DefaultModelManager>();
+                await manager.PreloadAsync(cancellationToken).ConfigureAwait(false);
 
                 _provider = provider;
                 Volatile.Write(ref _instance, manager);

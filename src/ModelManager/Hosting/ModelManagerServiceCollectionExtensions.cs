@@ -45,7 +45,7 @@ public static class ModelManagerServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<ModelManagerOptions>, ModelManagerConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IOptionsChangeTokenSource<ModelManagerOptions>, ModelManagerChangeTokenSource>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IModelManager>(static sp =>
+        services.TryAddSingleton<DefaultModelManager>(static sp =>
         {
             var monitor = sp.GetRequiredService<IOptionsMonitor<ModelManagerOptions>>();
             var manager = new DefaultModelManager(
@@ -57,11 +57,11 @@ public static class ModelManagerServiceCollectionExtensions
             manager.WatchConfiguration(monitor);
             return manager;
         });
+        services.TryAddSingleton<IModelManager>(static sp => sp.GetRequiredService<DefaultModelManager>());
         services.TryAddKeyedSingleton<ILanguageModel>(KeyedService.AnyKey, static (sp, key) =>
         {
             var name = key as string ?? throw new ArgumentException($"Model keys are strings; got {key?.GetType().Name ?? "null"}.", nameof(key));
-            var manager = sp.GetRequiredService<IModelManager>();
-            return manager is DefaultModelManager d ? d.ResolveKeyed(name) : manager.GetAgentModel(name);
+            return sp.GetRequiredService<DefaultModelManager>().ResolveKeyed(name);
         });
         services.TryAddKeyedSingleton<IChatClient>(KeyedService.AnyKey, static (sp, key) =>
             sp.GetRequiredKeyedService<ILanguageModel>(key).AsChatClient());

@@ -1,14 +1,8 @@
 namespace ModelManager;
 
+/// <summary>One event system: <see cref="IModelManager.ModelEvent"/>; callbacks are handlers filtered by kind.</summary>
 internal sealed partial class DefaultModelManager
 {
-    private readonly object _callbackLock = new();
-    private Action<string>[][] _callbacks = Enumerable.Range(0, Enum.GetValues<ModelEventKind>().Length).Select(_ => Array.Empty<Action<string>>()).ToArray();
-
-    public event EventHandler<ModelEventArgs>? ModelEvent;
-
-    public event EventHandler<ModelLoadProgress>? LoadProgress;
-
     public IDisposable RegisterCallback(ModelEventKind kind, Action<string> callback)
     {
         ArgumentNullException.ThrowIfNull(callback);
@@ -17,55 +11,28 @@ internal sealed partial class DefaultModelManager
             throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown event kind.");
         }
 
-        lock (_callbackLock)
-        {
-            var all = (Action<string>[][])_callbacks.Clone();
-            all[(int)kind] = [.. all[(int)kind], callback];
-            _callbacks = all;
-        }
-
-        return new Registration(this, kind, callback);
+        var subscription = new CallbackSubscription(this, kind, callback);
+        ModelEvent += subscription.Handle;
+        return subscription;
     }
 
-    private void Unregister(ModelEventKind kind, Action<string> callback)
-    {
-        lock (_callbackLock)
-        {
-            var all = (Action<string>[][])_callbacks.Clone();
-            var list = all[(int)kind].ToList();
-            list.Remove(callback);
-            all[(int)kind] = [.. list];
-            _callbacks = all;
-        }
-    }
-
-    /// <summary>Raises an event to handlers and callbacks; a throwing one is logged and the rest still run.</summary>
+    /// <summary>Raises a model event; a throwing handler is logged with the event's kind and the rest still run.</summary>
     private void RaiseEvent(ModelEventArgs args)
     {
-        if (ModelEvent is { } handlers)
+        if (ModelEvent is not { } handlers)
         {
-            foreach (var handler in handlers.GetInvocationList())
-            {
-                try
-                {
-                    ((EventHandler<ModelEventArgs>)handler)(this, args);
-                }
-                catch (Exception e)
-                {
-                    Log.CallbackFailed(_logger, args.Kind, args.ModelName, e);
-                }
-            }
+            return;
         }
 
-        foreach (var callback in Volatile.Read(ref _callbacks)[(int)args.Kind])
+        foreach (var handler in handlers.GetInvocationList())
         {
             try
             {
-                callback(args.ModelName);
+                ((EventHandler<ModelEventArgs>)handler)(this, args);
             }
             catch (Exception e)
             {
-                Log.CallbackFailed(_logger, args.Kind, args.ModelName, e);
+                Log.HandlerFailed(_logger, $"{nameof(ModelEvent)}({args.Kind})", args.ModelName, e);
             }
         }
     }
@@ -78,19 +45,40 @@ internal sealed partial class DefaultModelManager
         }
         catch (Exception e)
         {
-            Log.CallbackFailed(_logger, ModelEventKind.Loaded, model, e);
+            Log.HandlerFailed(_logger, nameof(LoadProgress), model, e);
         }
     }
 
-    private sealed class Registration(DefaultModelManager owner, ModelEventKind kind, Action<string> callback) : IDisposable
+    private void RaiseReloaded(ConfigurationReloadedEventArgs args)
+    {
+        try
+        {
+            ConfigurationReloaded?.Invoke(this, args);
+        }
+        catch (Exception e)
+        {
+            Log.HandlerFailed(_logger, nameof(ConfigurationReloaded), "(configuration)", e);
+        }
+    }
+
+    /// <summary>A <see cref="RegisterCallback"/> registration: a <see cref="ModelEvent"/> handler until disposed.</summary>
+    private sealed class CallbackSubscription(DefaultModelManager owner, ModelEventKind kind, Action<string> callback) : IDisposable
     {
         private int _disposed;
+
+        public void Handle(object? sender, ModelEventArgs args)
+        {
+            if (args.Kind == kind)
+            {
+                callback(args.ModelName);
+            }
+        }
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                owner.Unregister(kind, callback);
+                owner.ModelEvent -= Handle;
             }
         }
     }

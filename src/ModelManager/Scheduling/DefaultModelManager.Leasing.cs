@@ -2,59 +2,57 @@ namespace ModelManager;
 
 internal sealed partial class DefaultModelManager
 {
-    // Non-zero while a load waits for memory or the budget is over its limit: lease releases then wake the scheduler.
-    private int _memoryWaiters;
-    private int _overLimit;
-
     /// <summary>The warm path: one Interlocked increment and a state read. No lock, no allocation, no clock read.</summary>
     /// <remarks>
     /// The last-access time is stamped on release only: idle sweeps and victim selection skip leased models, so the time a
     /// lease began is never needed, and a clock read is most of the warm path's cost (see benchmarks).
     /// </remarks>
-    internal bool TryAcquireFast(ModelEntry entry, out Leased lease)
+    internal bool TryAcquireFast(ModelEntry entry, out InstanceLease lease)
     {
-        Interlocked.Increment(ref entry.LeaseCount);
-        if (Volatile.Read(ref entry.StateValue) == (int)ModelState.Ready)
+        if (entry.TryLease(out lease, out var drained))
         {
-            lease = new Leased(entry, entry.Instance!, entry.CallToken);
-            Interlocked.Increment(ref entry.AccessCount);
             return true;
         }
 
-        Release(entry);
-        lease = default;
+        if (drained && _budget.WantsDrainSignal)
+        {
+            OnLeaseDrained();
+        }
+
         return false;
     }
 
     internal void Release(ModelEntry entry)
     {
-        entry.LastAccessTimestamp = _time.GetTimestamp();
-        if (Interlocked.Decrement(ref entry.LeaseCount) == 0)
+        if (entry.ReleaseLease(_time.GetTimestamp()) && _budget.WantsDrainSignal)
         {
-            if (Volatile.Read(ref entry.StateValue) == (int)ModelState.Unloading)
-            {
-                entry.Drained?.TrySetResult();
-            }
+            OnLeaseDrained();
+        }
+    }
 
-            if ((Volatile.Read(ref _memoryWaiters) | Volatile.Read(ref _overLimit)) != 0)
-            {
-                OnLeaseDrained();
-            }
+    /// <summary>A model's last lease ended while a load waits for memory or the budget is over: wake the scheduler.</summary>
+    private void OnLeaseDrained()
+    {
+        _budget.SignalChanged();
+        if (_budget.IsOverLimit)
+        {
+            // Inline: idle victims unload synchronously with most backends, so the budget holds again when Release returns.
+            _ = EnforceLimitAsync(UnloadReason.MemoryLimit, minPriorityNumber: 1);
         }
     }
 
     /// <summary>Leases the first model of <paramref name="chain"/> that can load, trying fallbacks in order.</summary>
-    internal ValueTask<Leased> AcquireChainAsync(ModelEntry[] chain, CancellationToken cancellationToken)
+    internal ValueTask<InstanceLease> AcquireChainAsync(ModelEntry[] chain, CancellationToken cancellationToken)
     {
         if (TryAcquireFast(chain[0], out var lease))
         {
-            return new ValueTask<Leased>(lease);
+            return new ValueTask<InstanceLease>(lease);
         }
 
         return AcquireChainSlowAsync(chain, cancellationToken);
     }
 
-    private async ValueTask<Leased> AcquireChainSlowAsync(ModelEntry[] chain, CancellationToken cancellationToken)
+    private async ValueTask<InstanceLease> AcquireChainSlowAsync(ModelEntry[] chain, CancellationToken cancellationToken)
     {
         if (chain.Length == 1)
         {
@@ -82,7 +80,7 @@ internal sealed partial class DefaultModelManager
                 if (i > 0)
                 {
                     var primary = chain[0];
-                    Interlocked.Increment(ref primary.FallbackCount);
+                    primary.RecordFallback();
                     Log.FallbackUsed(_logger, primary.Name, entry.Name);
                     _metrics.FallbackUsed(primary.Name, entry.Name);
                     RaiseEvent(new ModelEventArgs(primary.Name, ModelEventKind.FallbackUsed, detail: entry.Name, exception: failures?[0]));
@@ -105,51 +103,5 @@ internal sealed partial class DefaultModelManager
         }
 
         throw new InvalidOperationException("unreachable");
-    }
-
-    /// <summary>The cold path: waits for (or starts) the model's single-flight load, then leases it.</summary>
-    internal async ValueTask<Leased> AcquireSlowAsync(ModelEntry entry, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            ThrowIfDisposed();
-            if (entry.Retired)
-            {
-                throw new ModelNotFoundException(entry.Name, $"Model '{entry.Name}' was removed from the configuration.");
-            }
-
-            Task wait;
-            TaskCompletionSource? startLoad = null;
-            lock (entry.Gate)
-            {
-                switch (entry.State)
-                {
-                    case ModelState.Ready:
-                        Interlocked.Increment(ref entry.LeaseCount);
-                        entry.LastAccessTimestamp = _time.GetTimestamp();
-                        Interlocked.Increment(ref entry.AccessCount);
-                        return new Leased(entry, entry.Instance!, entry.CallToken);
-                    case ModelState.Loading:
-                        wait = entry.LoadTask!;
-                        break;
-                    case ModelState.Unloading:
-                        wait = entry.UnloadDone!.Task;
-                        break;
-                    default:
-                        startLoad = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                        entry.LoadTask = wait = startLoad.Task;
-                        Volatile.Write(ref entry.StateValue, (int)ModelState.Loading);
-                        break;
-                }
-            }
-
-            if (startLoad is not null)
-            {
-                // On the thread pool: never on the caller's stack or synchronization context.
-                _ = Task.Run(() => RunLoadAsync(entry, startLoad), CancellationToken.None);
-            }
-
-            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
     }
 }

@@ -1,13 +1,35 @@
 namespace ModelManager;
 
+/// <summary>The cold path, top-down: a lease that finds the model not Ready starts (or joins) its single-flight load.</summary>
 internal sealed partial class DefaultModelManager
 {
-    private readonly object _budgetLock = new();
-    private long _limitBytes;
-    private long _usedBytes;
-    private TaskCompletionSource _memoryChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>Waits for (or starts) the model's single-flight load, then leases it.</summary>
+    internal async ValueTask<InstanceLease> AcquireSlowAsync(ModelEntry entry, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ThrowIfDisposed();
+            if (entry.Retired)
+            {
+                throw new ModelNotFoundException(entry.Name, $"Model '{entry.Name}' was removed from the configuration.");
+            }
 
-    /// <summary>Runs one model's load: estimate, reserve (evicting as needed), load, record actual bytes, publish.</summary>
+            if (entry.TryLeaseOrWait(_time.GetTimestamp(), out var lease, out var wait, out var startLoad))
+            {
+                return lease;
+            }
+
+            if (startLoad is not null)
+            {
+                // On the thread pool: never on the caller's stack or synchronization context.
+                _ = Task.Run(() => RunLoadAsync(entry, startLoad), CancellationToken.None);
+            }
+
+            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Runs one model's load: estimate, reserve (evicting as needed), load, charge what it really holds, publish.</summary>
     private async Task RunLoadAsync(ModelEntry entry, TaskCompletionSource done)
     {
         var started = _time.GetTimestamp();
@@ -17,51 +39,30 @@ internal sealed partial class DefaultModelManager
         try
         {
             ThrowIfDisposed();
-            var estimate = await EstimateAsync(entry, _shutdownCts.Token).ConfigureAwait(false);
-            Log.Loading(_logger, entry.Name, entry.Descriptor.Type, estimate / Mb);
-            await ReserveAsync(entry, estimate).ConfigureAwait(false);
+            var bytes = await EstimateAsync(entry, _shutdownCts.Token).ConfigureAwait(false);
+            Log.Loading(_logger, entry.Name, entry.Descriptor.Type, bytes / MemoryBudget.Mb);
+            await ReserveAsync(entry, bytes).ConfigureAwait(false);
             reserved = true;
 
             var instance = await LoadWithTimeoutAsync(entry).ConfigureAwait(false);
-
             var actual = Math.Max(0, instance.MemoryBytes);
-            long over;
-            lock (_budgetLock)
-            {
-                var charged = Math.Max(estimate, actual);
-                _usedBytes += charged - entry.ChargedBytes;
-                entry.ChargedBytes = charged;
-                entry.ActualBytes = actual;
-                over = _usedBytes - _limitBytes;
-            }
-
-            var cts = new CancellationTokenSource();
-            lock (entry.Gate)
-            {
-                entry.Instance = instance;
-                entry.CallCts = cts;
-                entry.CallToken = cts.Token;
-                entry.LoadTask = null;
-                entry.LastAccessTimestamp = _time.GetTimestamp();
-                Volatile.Write(ref entry.StateValue, (int)ModelState.Ready);
-            }
-
+            var over = _budget.ChargeLoaded(entry, bytes, actual);
             var duration = _time.GetElapsedTime(started);
-            entry.LastLoadDuration = duration;
-            Interlocked.Increment(ref entry.LoadCount);
+            entry.Publish(instance, _time.GetTimestamp(), duration);
+
             _metrics.Loaded(entry.Descriptor, duration);
-            activity?.SetTag("modelmanager.bytes", Math.Max(estimate, actual));
+            activity?.SetTag("modelmanager.bytes", Math.Max(bytes, actual));
             var usage = GetMemoryUsage();
-            Log.Loaded(_logger, entry.Name, duration.TotalMilliseconds, estimate / Mb, actual / Mb, usage.TotalMb, usage.LimitMb);
-            RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.Loaded, bytes: Math.Max(estimate, actual)));
+            Log.Loaded(_logger, entry.Name, duration.TotalMilliseconds, bytes / MemoryBudget.Mb, actual / MemoryBudget.Mb, usage.TotalMb, usage.LimitMb);
+            RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.Loaded, bytes: Math.Max(bytes, actual)));
 
             if (over > 0)
             {
                 // The backend used more than it estimated: the budget must still hold, so evict idle models, least
                 // important first (any priority: the alternative is running over budget). Later loads of this model
                 // reserve what it really used.
-                Log.OverEstimate(_logger, entry.Name, actual / Mb, estimate / Mb, over / Mb);
-                await EnforceLimitAsync(UnloadReason.MemoryLimit, maxPriority: 1, entry).ConfigureAwait(false);
+                Log.OverEstimate(_logger, entry.Name, actual / MemoryBudget.Mb, bytes / MemoryBudget.Mb, over / MemoryBudget.Mb);
+                await EnforceLimitAsync(UnloadReason.MemoryLimit, minPriorityNumber: 1, entry).ConfigureAwait(false);
             }
 
             if (_disposed)
@@ -74,23 +75,104 @@ internal sealed partial class DefaultModelManager
         }
         catch (Exception e)
         {
-            var error = _disposed && e is OperationCanceledException or ObjectDisposedException
+            Exception error = _disposed && e is OperationCanceledException or ObjectDisposedException
                 ? new ObjectDisposedException(nameof(IModelManager), "The model manager was shut down while the model loaded.")
-                : e is ModelLoadException ? e : Wrap(entry, e);
+                : Wrap(entry, e);
             if (reserved)
             {
-                ReleaseBytes(entry);
+                _budget.Release(entry);
+                _budget.SignalChanged();
             }
 
-            lock (entry.Gate)
-            {
-                entry.LoadTask = null;
-                Volatile.Write(ref entry.StateValue, (int)ModelState.Unloaded);
-            }
-
+            entry.FailLoad();
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error.Message);
             ReportLoadFailure(entry, error);
             done.TrySetException(error);
+        }
+    }
+
+    /// <summary>The backend's estimate, recorded; returns what the load reserves (more, if the model once used more).</summary>
+    private async ValueTask<long> EstimateAsync(ModelEntry entry, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var estimate = await entry.Backend.EstimateBytesAsync(entry.Descriptor, cancellationToken).ConfigureAwait(false);
+            if (estimate < 0)
+            {
+                throw new ModelLoadException(entry.Name, $"Backend '{entry.Descriptor.Type}' estimated a negative size ({estimate} bytes) for model '{entry.Name}'.");
+            }
+
+            return _budget.RecordEstimate(entry, estimate);
+        }
+        catch (Exception e) when (e is not ModelLoadException and not OperationCanceledException)
+        {
+            throw Wrap(entry, e);
+        }
+    }
+
+    /// <summary>Reserves <paramref name="bytes"/>, evicting idle, no more important models, or waiting (up to <c>load_wait_timeout</c>) for leases to drain.</summary>
+    private async Task ReserveAsync(ModelEntry entry, long bytes)
+    {
+        var waitStarted = _time.GetTimestamp();
+        var waited = false;
+        try
+        {
+            while (true)
+            {
+                var step = _budget.TryReserve(entry, bytes);
+                if (step.Reserved)
+                {
+                    return;
+                }
+
+                if (step.Victims is { } victims)
+                {
+                    foreach (var v in victims)
+                    {
+                        Log.PressureEviction(_logger, v.Name, v.Priority, entry.Name, bytes / MemoryBudget.Mb);
+                    }
+
+                    await Task.WhenAll(victims.Select(v => CompleteUnloadAsync(v, force: false))).ConfigureAwait(false);
+                    continue;
+                }
+
+                try
+                {
+                    var timeout = _config.LoadWaitTimeout;
+                    if (!waited)
+                    {
+                        waited = true;
+                        Log.WaitingForMemory(_logger, entry.Name, bytes / MemoryBudget.Mb, timeout.TotalSeconds);
+                    }
+
+                    var remaining = timeout - _time.GetElapsedTime(waitStarted);
+                    if (remaining <= TimeSpan.Zero)
+                    {
+                        throw new TimeoutException();
+                    }
+
+                    await step.Changed!.WaitAsync(remaining, _time, _shutdownCts.Token).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    throw _budget.CreateMemoryException(entry, bytes, $"no room could be made within load_wait_timeout ({_config.LoadWaitTimeout.TotalSeconds:F0} s)");
+                }
+                catch (OperationCanceledException) when (_disposed)
+                {
+                    throw new ObjectDisposedException(nameof(IModelManager), "The model manager has been shut down.");
+                }
+                finally
+                {
+                    _budget.EndWait();
+                }
+            }
+        }
+        finally
+        {
+            if (waited)
+            {
+                _metrics.WaitedForMemory(entry.Name, _time.GetElapsedTime(waitStarted));
+            }
         }
     }
 
@@ -118,8 +200,7 @@ internal sealed partial class DefaultModelManager
         catch (TimeoutException)
         {
             await cts.CancelAsync().ConfigureAwait(false);
-            _ = load.ContinueWith(static (t, state) => t.Result.DisposeAsync(), null, CancellationToken.None,
-                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            _ = DisposeWhenLoadedAsync(load);
             throw new ModelLoadException(entry.Name, $"Model '{entry.Name}' did not load within load_timeout ({timeout.TotalSeconds:F0} s); the load was cancelled.");
         }
         catch (OperationCanceledException) when (_shutdownCts.IsCancellationRequested)
@@ -132,140 +213,23 @@ internal sealed partial class DefaultModelManager
         }
     }
 
-    private async ValueTask<long> EstimateAsync(ModelEntry entry, CancellationToken cancellationToken)
+    /// <summary>An abandoned load that completes after all has its instance disposed.</summary>
+    private static async Task DisposeWhenLoadedAsync(Task<IModelInstance> load)
     {
+        IModelInstance instance;
         try
         {
-            var estimate = await entry.Backend.EstimateBytesAsync(entry.Descriptor, cancellationToken).ConfigureAwait(false);
-            if (estimate < 0)
-            {
-                throw new ModelLoadException(entry.Name, $"Backend '{entry.Descriptor.Type}' estimated a negative size ({estimate} bytes) for model '{entry.Name}'.");
-            }
-
-            lock (_budgetLock)
-            {
-                entry.EstimatedBytes = estimate;
-
-                // A model that once used more than its estimate reserves what it really used.
-                return Math.Max(estimate, entry.ActualBytes);
-            }
+            instance = await load.ConfigureAwait(false);
         }
-        catch (Exception e) when (e is not ModelLoadException and not OperationCanceledException)
+        catch (Exception)
         {
-            throw Wrap(entry, e);
+            return; // it failed late: nothing to dispose
         }
+
+        await instance.DisposeAsync().ConfigureAwait(false);
     }
 
-    /// <summary>Reserves <paramref name="bytes"/> for <paramref name="entry"/>, evicting idle, no more important models, or waiting for leases to drain.</summary>
-    private async Task ReserveAsync(ModelEntry entry, long bytes)
-    {
-        var deadline = _time.GetTimestamp();
-        var announced = false;
-        try
-        {
-            await ReserveCoreAsync(entry, bytes, deadline, () => announced = true).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (announced)
-            {
-                _metrics.WaitedForMemory(entry.Name, _time.GetElapsedTime(deadline));
-            }
-        }
-    }
-
-    private async Task ReserveCoreAsync(ModelEntry entry, long bytes, long deadline, Action onWait)
-    {
-        var announced = false;
-        while (true)
-        {
-            List<ModelEntry>? victims = null;
-            Task? changed = null;
-            lock (_budgetLock)
-            {
-                if (_usedBytes + bytes <= _limitBytes)
-                {
-                    _usedBytes += bytes;
-                    entry.ChargedBytes = bytes;
-                    return;
-                }
-
-                if (bytes > _limitBytes)
-                {
-                    throw MemoryError(entry, bytes, $"it needs more than the whole budget");
-                }
-
-                var needed = _usedBytes + bytes - _limitBytes - PendingFreeBytes();
-                if (needed > 0)
-                {
-                    victims = SelectVictims(needed, entry.Priority, entry);
-                }
-
-                if (victims is null && !CouldEverFit(entry, bytes))
-                {
-                    throw MemoryError(entry, bytes, "the memory is held by more important models, which a load never evicts");
-                }
-
-                if (victims is null)
-                {
-                    changed = _memoryChanged.Task;
-                    Interlocked.Increment(ref _memoryWaiters);
-                }
-            }
-
-            if (victims is not null)
-            {
-                foreach (var v in victims)
-                {
-                    Log.PressureEviction(_logger, v.Name, v.Priority, entry.Name, bytes / Mb);
-                }
-
-                await Task.WhenAll(victims.Select(v => CompleteUnloadAsync(v, force: false))).ConfigureAwait(false);
-                continue;
-            }
-
-            try
-            {
-                if (!announced)
-                {
-                    announced = true;
-                    onWait();
-                    Log.WaitingForMemory(_logger, entry.Name, bytes / Mb, _config.LoadWaitTimeout.TotalSeconds);
-                }
-
-                var remaining = _config.LoadWaitTimeout - _time.GetElapsedTime(deadline);
-                if (remaining <= TimeSpan.Zero)
-                {
-                    throw MemoryError(entry, bytes, $"no room could be made within load_wait_timeout ({_config.LoadWaitTimeout.TotalSeconds:F0} s)");
-                }
-
-                await changed!.WaitAsync(remaining, _time, _shutdownCts.Token).ConfigureAwait(false);
-            }
-            catch (TimeoutException)
-            {
-                throw MemoryError(entry, bytes, $"no room could be made within load_wait_timeout ({_config.LoadWaitTimeout.TotalSeconds:F0} s)");
-            }
-            catch (OperationCanceledException) when (_disposed)
-            {
-                throw new ObjectDisposedException(nameof(IModelManager), "The model manager has been shut down.");
-            }
-            finally
-            {
-                Interlocked.Decrement(ref _memoryWaiters);
-            }
-        }
-    }
-
-    /// <summary>Counts, logs and raises a failed load; one place, whether the estimate or the load failed.</summary>
-    private void ReportLoadFailure(ModelEntry entry, Exception error)
-    {
-        Interlocked.Increment(ref entry.FailureCount);
-        _metrics.LoadFailed(entry.Descriptor, error);
-        Log.LoadFailed(_logger, entry.Name, error);
-        RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.LoadFailed, bytes: entry.EstimatedBytes, exception: error));
-    }
-
-    /// <summary>Fails fast (for fallback chains) when a model cannot fit without waiting for leases.</summary>
+    /// <summary>For fallback chains: fails fast when a model cannot fit without waiting for leases.</summary>
     /// <remarks>A model whose estimate fails (a bad file) is reported as a failed load, as it would be if the load ran.</remarks>
     private async ValueTask EnsureFitsNowAsync(ModelEntry entry, CancellationToken cancellationToken)
     {
@@ -276,111 +240,39 @@ internal sealed partial class DefaultModelManager
         }
         catch (ModelLoadException e)
         {
+            entry.RecordFailure();
             ReportLoadFailure(entry, e);
             throw;
         }
 
-        lock (_budgetLock)
-        {
-            var free = _limitBytes - _usedBytes + PendingFreeBytes();
-            foreach (var e in _entryList)
-            {
-                if (e != entry && e.State == ModelState.Ready && e.Leases == 0 && e.Priority >= entry.Priority)
-                {
-                    free += e.ChargedBytes;
-                }
-            }
-
-            if (bytes > free)
-            {
-                throw MemoryError(entry, bytes, "the models that hold memory are in use or more important");
-            }
-        }
+        _budget.EnsureFitsNow(entry, bytes);
     }
 
-    /// <summary>False when even evicting every model this load may evict, leased or not, would not make room.</summary>
-    /// <remarks>Caller holds the budget lock. Other loads' reservations count as possible room: they may fail.</remarks>
-    private bool CouldEverFit(ModelEntry entry, long bytes)
+    /// <summary>Loads every <c>preload: true</c> model, most important first; failures are logged and reported as LoadFailed, not thrown.</summary>
+    internal Task PreloadAsync(CancellationToken cancellationToken) => PreloadAsync(_config.Models.Where(e => e.Descriptor.Preload), cancellationToken);
+
+    private async Task PreloadAsync(IEnumerable<ModelEntry> entries, CancellationToken cancellationToken)
     {
-        var room = _limitBytes - _usedBytes;
-        foreach (var e in _entryList)
+        foreach (var entry in entries.OrderBy(e => e.Priority))
         {
-            if (e != entry && (e.Priority >= entry.Priority || e.State is ModelState.Loading or ModelState.Unloading))
+            try
             {
-                room += e.ChargedBytes;
+                var lease = await AcquireSlowAsync(entry, cancellationToken).ConfigureAwait(false);
+                Release(lease.Entry);
+            }
+            catch (Exception e) when (e is ModelLoadException or ModelNotFoundException or ObjectDisposedException)
+            {
+                Log.PreloadFailed(_logger, entry.Name, e);
             }
         }
-
-        return bytes <= room;
     }
 
-    private void ReleaseBytes(ModelEntry entry)
+    /// <summary>Logs, counts and raises a failed load; one place, whether the estimate or the load failed.</summary>
+    private void ReportLoadFailure(ModelEntry entry, Exception error)
     {
-        lock (_budgetLock)
-        {
-            _usedBytes -= entry.ChargedBytes;
-            entry.ChargedBytes = 0;
-        }
-
-        SignalMemoryChanged();
-    }
-
-    private void SignalMemoryChanged()
-    {
-        TaskCompletionSource signal;
-        lock (_budgetLock)
-        {
-            signal = _memoryChanged;
-            _memoryChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        signal.TrySetResult();
-    }
-
-    private void OnLeaseDrained()
-    {
-        SignalMemoryChanged();
-        if (Volatile.Read(ref _overLimit) != 0)
-        {
-            // Inline: idle victims unload synchronously with most backends, so the budget holds again when Release returns.
-            _ = EnforceLimitAsync(UnloadReason.MemoryLimit, maxPriority: 1);
-        }
-    }
-
-    // Caller holds _budgetLock.
-    private long PendingFreeBytes()
-    {
-        long pending = 0;
-        foreach (var e in _entryList)
-        {
-            if (e.State == ModelState.Unloading)
-            {
-                pending += e.ChargedBytes;
-            }
-        }
-
-        return pending;
-    }
-
-    private ModelMemoryException MemoryError(ModelEntry entry, long bytes, string why)
-    {
-        long used;
-        long limit;
-        List<string> holders;
-        lock (_budgetLock)
-        {
-            used = _usedBytes;
-            limit = _limitBytes;
-            holders = _entryList
-                .Where(e => e.ChargedBytes > 0 && e != entry)
-                .OrderByDescending(e => e.ChargedBytes)
-                .Select(e => $"{e.Name} ({e.ChargedBytes / Mb:F1} MB, {e.State}, {e.Leases} lease(s), priority {e.Priority})")
-                .ToList();
-        }
-
-        return new ModelMemoryException(entry.Name, bytes, limit, used, holders,
-            $"Model '{entry.Name}' needs {bytes / Mb:F1} MB but the budget is {limit / Mb:F1} MB with {used / Mb:F1} MB in use; {why}. " +
-            $"Held by: {(holders.Count == 0 ? "nothing" : string.Join("; ", holders))}.");
+        _metrics.LoadFailed(entry.Descriptor, error);
+        Log.LoadFailed(_logger, entry.Name, error);
+        RaiseEvent(new ModelEventArgs(entry.Name, ModelEventKind.LoadFailed, bytes: entry.Memory.Estimated, exception: error));
     }
 
     private static ModelLoadException Wrap(ModelEntry entry, Exception e) => e switch

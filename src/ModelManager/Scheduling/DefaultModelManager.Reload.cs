@@ -2,11 +2,6 @@ namespace ModelManager;
 
 internal sealed partial class DefaultModelManager
 {
-    private readonly object _reloadLock = new();
-    private IDisposable? _reloadSubscription;
-
-    public event EventHandler<ConfigurationReloadedEventArgs>? ConfigurationReloaded;
-
     /// <summary>Applies a changed configuration without restart; an invalid one is rejected and the running one kept.</summary>
     /// <remarks>
     /// New models become available at once; removed ones unload when their leases drain; changed priorities, idle times,
@@ -52,8 +47,7 @@ internal sealed partial class DefaultModelManager
                     {
                         changed.Add(d.Name);
                         var reload = !SameBackendSettings(before, d) || entry.Backend != backend;
-                        entry.Descriptor = d;
-                        entry.Backend = backend;
+                        entry.Reconfigure(d, backend);
                         if (reload)
                         {
                             unloads.Add((entry, UnloadReason.Reconfigured));
@@ -78,30 +72,28 @@ internal sealed partial class DefaultModelManager
             var removed = old.Models.Where(e => !kept.Contains(e)).ToList();
             foreach (var e in removed)
             {
-                e.Retired = true;
+                e.Retire();
                 unloads.Add((e, UnloadReason.Removed));
             }
 
-            lock (_budgetLock)
+            // Removed entries stay tracked (their memory is still counted) until they finish unloading.
+            _budget.UpdateEntries(tracked =>
+                [.. models, .. tracked.Where(e => !kept.Contains(e) && e.Retired && (e.State != ModelState.Unloaded || e.Memory.Charged > 0))]);
+            if (config.LimitBytes != _budget.LimitBytes)
             {
-                // Removed entries stay in the list (their memory is still counted) until they finish unloading.
-                _entryList = [.. models, .. _entryList.Where(e => !kept.Contains(e) && e.Retired && (e.State != ModelState.Unloaded || e.ChargedBytes > 0))];
-                if (config.LimitBytes != _limitBytes)
-                {
-                    newLimit = config.LimitBytes;
-                }
+                newLimit = config.LimitBytes;
             }
 
             Warnings = config.Warnings;
             _config = new ManagerConfiguration(models.ToArray(), config, old.Version + 1);
             ScheduleSweep(models);
             result = new ConfigurationReloadedEventArgs(true, [], added, removed.Select(e => e.Name).ToArray(), changed);
-            Log.Reloaded(_logger, added.Count, removed.Count, changed.Count, config.LimitBytes / Mb);
+            Log.Reloaded(_logger, added.Count, removed.Count, changed.Count, config.LimitBytes / MemoryBudget.Mb);
         }
 
         if (newLimit is { } limit)
         {
-            SetMemoryLimit(limit / (1024 * 1024));
+            _ = ApplyMemoryLimit(limit / (1024 * 1024));
         }
 
         foreach (var (entry, reason) in unloads)
@@ -129,25 +121,8 @@ internal sealed partial class DefaultModelManager
         {
             while (true)
             {
-                Task? wait = null;
-                var begun = false;
-                lock (entry.Gate)
-                {
-                    switch (entry.State)
-                    {
-                        case ModelState.Loading:
-                            wait = entry.LoadTask;
-                            break;
-                        case ModelState.Unloading:
-                            wait = entry.UnloadDone!.Task;
-                            break;
-                        case ModelState.Ready:
-                            begun = TryBeginUnload(entry, reason, evictOnlyIfIdle: false);
-                            break;
-                    }
-                }
-
-                if (begun)
+                var step = entry.RequestUnload(reason, force: false, out var wait);
+                if (step == UnloadStep.Begun)
                 {
                     await CompleteUnloadAsync(entry, force: false).ConfigureAwait(false);
                     break;
@@ -178,16 +153,13 @@ internal sealed partial class DefaultModelManager
         {
         }
 
-        lock (_budgetLock)
+        if (entry.Retired)
         {
-            if (entry.Retired)
-            {
-                _entryList = _entryList.Where(e => e != entry).ToArray();
-            }
-            else if (reason == UnloadReason.Reconfigured && entry.ChargedBytes == 0)
-            {
-                entry.ActualBytes = 0; // new settings, new size: forget what the old ones used
-            }
+            _budget.UpdateEntries(tracked => tracked.Where(e => e != entry).ToArray());
+        }
+        else if (reason == UnloadReason.Reconfigured)
+        {
+            _budget.ForgetActual(entry); // new settings, new size: forget what the old ones used
         }
     }
 
@@ -199,18 +171,6 @@ internal sealed partial class DefaultModelManager
             : TimeSpan.Zero;
         var period = SweepInterval > TimeSpan.Zero ? SweepInterval : Timeout.InfiniteTimeSpan;
         _sweepTimer.Change(period, period);
-    }
-
-    private void RaiseReloaded(ConfigurationReloadedEventArgs args)
-    {
-        try
-        {
-            ConfigurationReloaded?.Invoke(this, args);
-        }
-        catch (Exception e)
-        {
-            Log.CallbackFailed(_logger, ModelEventKind.Loaded, "(configuration)", e);
-        }
     }
 
     private static bool SameDescriptor(ModelDescriptor a, ModelDescriptor b) =>

@@ -2,10 +2,6 @@ namespace ModelManager;
 
 internal sealed partial class DefaultModelManager
 {
-    private static readonly TimeSpan DisposeGracePeriod = TimeSpan.FromSeconds(10);
-    private readonly object _shutdownLock = new();
-    private Task? _shutdownTask;
-
     public Task ShutdownAsync(CancellationToken cancellationToken = default)
     {
         lock (_shutdownLock)
@@ -21,7 +17,13 @@ internal sealed partial class DefaultModelManager
         await ShutdownAsync(grace.Token).ConfigureAwait(false);
     }
 
+    /// <remarks>
+    /// <see cref="IDisposable"/> promises that everything is unloaded when Dispose returns, so this one place blocks on the
+    /// shutdown; the shutdown runs on the thread pool, so a caller's synchronization context cannot deadlock it.
+    /// </remarks>
+#pragma warning disable RS0030 // Banned API: the synchronous IDisposable contract (see remarks)
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+#pragma warning restore RS0030
 
     private async Task ShutdownCoreAsync(CancellationToken cancellationToken)
     {
@@ -32,7 +34,7 @@ internal sealed partial class DefaultModelManager
         await _shutdownCts.CancelAsync().ConfigureAwait(false);
 
         // Loads in flight observe the cancelled token; wait for them to settle.
-        var loads = _entryList.Select(e => e.LoadTask).OfType<Task>().ToArray();
+        var loads = _budget.Entries.Select(e => e.LoadTask).OfType<Task>().ToArray();
         try
         {
             await Task.WhenAll(loads).ConfigureAwait(false);
@@ -43,18 +45,16 @@ internal sealed partial class DefaultModelManager
         }
 
         var unloads = new List<Task>();
-        foreach (var e in _entryList)
+        foreach (var e in _budget.Entries)
         {
-            lock (e.Gate)
+            switch (e.RequestUnload(UnloadReason.Shutdown, force: false, out var wait))
             {
-                if (TryBeginUnload(e, UnloadReason.Shutdown, evictOnlyIfIdle: false))
-                {
+                case UnloadStep.Begun:
                     unloads.Add(CompleteUnloadAsync(e, force: false));
-                }
-                else if (e.State == ModelState.Unloading)
-                {
-                    unloads.Add(e.UnloadDone!.Task);
-                }
+                    break;
+                case UnloadStep.Unloading:
+                    unloads.Add(wait!);
+                    break;
             }
         }
 
@@ -66,15 +66,9 @@ internal sealed partial class DefaultModelManager
         catch (OperationCanceledException)
         {
             // Grace period over: cancel the calls still running; they end at their next token.
-            foreach (var e in _entryList)
+            foreach (var e in _budget.Entries)
             {
-                try
-                {
-                    e.CallCts?.Cancel();
-                }
-                catch (ObjectDisposedException)
-                {
-                }
+                e.CancelCalls();
             }
 
             await all.ConfigureAwait(false);

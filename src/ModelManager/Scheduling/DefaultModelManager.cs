@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Collections.Frozen;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -6,42 +8,50 @@ namespace ModelManager;
 
 /// <summary>The manager: a memory-budgeted, lease-counted cache of loaded models.</summary>
 /// <remarks>
-/// Thread-safe. Lock order: budget lock, then an entry's gate; events and task completions run outside both.
+/// Thread-safe. Its parts, one file each: this one (state and lookups), Leasing (the warm path and fallback chains),
+/// Loading (the cold path, top-down: single-flight start, estimate, reserve, load, publish), Eviction (unloads, the
+/// limit, the idle sweep), Reload, Events, Shutdown. Each model's state machine is <see cref="ModelEntry"/>'s; the budget
+/// and the eviction rule are <see cref="MemoryBudget"/>'s. Lock order: budget lock, then an entry's gate; events and task
+/// completions run outside both.
 /// </remarks>
 internal sealed partial class DefaultModelManager : IModelManager
 {
-    private const double Mb = 1024 * 1024;
+    private static readonly TimeSpan DisposeGracePeriod = TimeSpan.FromSeconds(10);
 
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
-    private readonly Dictionary<string, IModelBackend> _backends;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, ManagedLanguageModel> _agentHandles = new(StringComparer.Ordinal);
-    private readonly CancellationTokenSource _shutdownCts = new();
-    private readonly ITimer _sweepTimer;
-
-    // The running configuration; replaced whole by a reload.
-    private volatile ManagerConfiguration _config;
-
-    // Every entry that may hold memory: the configured ones plus removed ones still unloading.
-    private volatile ModelEntry[] _entryList;
     private readonly ModelManagerMetrics _metrics;
+    private readonly FrozenDictionary<string, IModelBackend> _backends;
+    private readonly MemoryBudget _budget;
+    private readonly ConcurrentDictionary<string, ModelHandle> _agentHandles = new(StringComparer.Ordinal);
+    private readonly ITimer _sweepTimer;
+    private readonly CancellationTokenSource _shutdownCts = new();
+
+    // The running configuration; replaced whole by a reload (under _reloadLock).
+    private volatile ManagerConfiguration _config;
+    private readonly object _reloadLock = new();
+    private IDisposable? _reloadSubscription;
+
+    private readonly object _shutdownLock = new();
+    private Task? _shutdownTask;
     private volatile bool _disposed;
 
     public DefaultModelManager(ModelManagerOptions options, IEnumerable<IModelBackend> backends, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null,
-        System.Diagnostics.Metrics.IMeterFactory? meterFactory = null)
+        IMeterFactory? meterFactory = null)
     {
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelManager");
 
-        _backends = new Dictionary<string, IModelBackend>(StringComparer.OrdinalIgnoreCase);
+        var byType = new Dictionary<string, IModelBackend>(StringComparer.OrdinalIgnoreCase);
         foreach (var backend in backends)
         {
             foreach (var type in backend.Types)
             {
-                _backends[type] = backend;
+                byType[type] = backend;
             }
         }
 
+        _backends = byType.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
         var config = ModelConfigurationValidator.Validate(options, _backends);
         foreach (var warning in config.Warnings)
         {
@@ -50,23 +60,28 @@ internal sealed partial class DefaultModelManager : IModelManager
 
         Warnings = config.Warnings;
         var entries = config.Models.Select(d => new ModelEntry(d, _backends[d.Type])).ToArray();
-        _entryList = entries;
+        _budget = new MemoryBudget(config.LimitBytes, entries);
         _config = new ManagerConfiguration(entries, config, version: 1);
-        _limitBytes = config.LimitBytes;
         _sweepTimer = _time.CreateTimer(static s => ((DefaultModelManager)s!).SweepIdle(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         ScheduleSweep(entries);
 
         _metrics = new ModelManagerMetrics(meterFactory, this);
-        Log.Started(_logger, _entryList.Length, _limitBytes / Mb);
+        Log.Started(_logger, entries.Length, config.LimitBytes / MemoryBudget.Mb);
     }
 
-    internal long UsedBytes => Interlocked.Read(ref _usedBytes);
+    public event EventHandler<ModelEventArgs>? ModelEvent;
 
-    internal long LimitBytes => Interlocked.Read(ref _limitBytes);
+    public event EventHandler<ModelLoadProgress>? LoadProgress;
 
-    internal int CountLoaded() => _entryList.Count(e => e.State == ModelState.Ready);
+    public event EventHandler<ConfigurationReloadedEventArgs>? ConfigurationReloaded;
 
-    internal long CountLeases() => _entryList.Sum(e => (long)Math.Max(0, e.Leases));
+    internal long UsedBytes => _budget.UsedBytes;
+
+    internal long LimitBytes => _budget.LimitBytes;
+
+    internal int CountLoaded() => _budget.Entries.Count(e => e.State == ModelState.Ready);
+
+    internal long CountLeases() => _budget.Entries.Sum(e => (long)Math.Max(0, e.Leases));
 
     /// <summary>Warnings found when the configuration was last validated (unknown keys and the like).</summary>
     public IReadOnlyList<string> Warnings { get; private set; }
@@ -80,13 +95,13 @@ internal sealed partial class DefaultModelManager : IModelManager
     public ILanguageModel GetModel(string name)
     {
         var entry = GetEntry(name);
-        return entry.Handle ?? Interlocked.CompareExchange(ref entry.Handle, new ManagedLanguageModel(this, name, isAgent: false), null) ?? entry.Handle;
+        return entry.GetOrCreateHandle(e => new ModelHandle(this, e.Name, isAgent: false));
     }
 
     public async Task<ILanguageModel> GetModelAsync(string name, CancellationToken cancellationToken = default)
     {
         var handle = GetModel(name);
-        var lease = await AcquireChainAsync(((ManagedLanguageModel)handle).Chain, cancellationToken).ConfigureAwait(false);
+        var lease = await AcquireChainAsync(((ModelHandle)handle).Chain, cancellationToken).ConfigureAwait(false);
         Release(lease.Entry);
         return handle;
     }
@@ -100,7 +115,7 @@ internal sealed partial class DefaultModelManager : IModelManager
         }
 
         _ = ResolveAgentChain(agentName); // fail now, not on the first call, when the agent cannot be served
-        return _agentHandles.GetOrAdd(agentName, n => new ManagedLanguageModel(this, n, isAgent: true));
+        return _agentHandles.GetOrAdd(agentName, n => new ModelHandle(this, n, isAgent: true));
     }
 
     /// <summary>The agent's model and fallbacks (its own, else the model's), else <c>default_model</c>'s chain.</summary>
@@ -126,10 +141,9 @@ internal sealed partial class DefaultModelManager : IModelManager
 
     public async Task<ModelLease> AcquireAsync(string name, CancellationToken cancellationToken = default)
     {
-        var handle = (ManagedLanguageModel)GetModel(name);
+        var handle = (ModelHandle)GetModel(name);
         var lease = await AcquireChainAsync(handle.Chain, cancellationToken).ConfigureAwait(false);
-        var entry = lease.Entry;
-        return new ModelLease(name, GetModel(entry.Name), () => Release(entry));
+        return new ModelLease(name, GetModel(lease.Entry.Name), lease, this);
     }
 
     public async Task LoadModelAsync(string name, CancellationToken cancellationToken = default)
@@ -137,6 +151,10 @@ internal sealed partial class DefaultModelManager : IModelManager
         var lease = await AcquireSlowAsync(GetEntry(name), cancellationToken).ConfigureAwait(false);
         Release(lease.Entry);
     }
+
+    public MemoryUsage GetMemoryUsage() => _budget.GetUsage();
+
+    public IReadOnlyDictionary<string, ModelStats> GetModelStats() => _budget.GetStats(_time);
 
     public IReadOnlyList<ModelDescriptor> GetModels() => _config.Models.Select(e => e.Descriptor).ToArray();
 

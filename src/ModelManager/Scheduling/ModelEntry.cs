@@ -1,20 +1,43 @@
 namespace ModelManager;
 
-/// <summary>One configured model's runtime state: its state machine, leases, instance and counters.</summary>
+/// <summary>One configured model at run time: its state machine, its leases, its loaded instance and its counters.</summary>
 /// <remarks>
-/// State changes happen under <see cref="Gate"/>; the warm path reads <see cref="StateValue"/> and counts leases with
-/// Interlocked only. Budget fields (<see cref="ChargedBytes"/>) are guarded by the manager's budget lock.
+/// The state machine is Unloaded → Loading → Ready → Unloading → Unloaded, and Loading → Unloaded when a load fails. Every
+/// transition is a method here, taken under the entry's private gate; the warm path (<see cref="TryLease"/>,
+/// <see cref="ReleaseLease"/>) uses Interlocked operations only. The entry's share of the memory budget
+/// (<see cref="Memory"/>) belongs to <see cref="MemoryBudget"/> and is guarded by its lock. Lock order: budget, then gate.
 /// </remarks>
 internal sealed class ModelEntry
 {
-    internal int StateValue;
-    internal int LeaseCount;
-    internal long LastAccessTimestamp;
-    internal long AccessCount;
+    private readonly object _gate = new();
+
+    // Written under _gate; read lock-free by the warm path.
+    private int _state;
+    private int _leases;
+    private long _lastAccess;
+    private long _accessCount;
+
+    // Valid while Ready or Unloading: set before the state becomes Ready, cleared after it becomes Unloaded.
+    private IModelInstance? _instance;
+    private CancellationTokenSource? _callCts;
+    private CancellationToken _callToken;
+
+    // The task of the load in flight (Loading), and the unload in flight (Unloading) with its drain signal and reason.
+    private Task? _loadTask;
+    private TaskCompletionSource? _unloadDone;
+    private volatile TaskCompletionSource? _drained;
+    private UnloadReason _unloadReason;
+
+    private int _loadCount;
+    private int _evictionCount;
+    private int _failureCount;
+    private int _fallbackCount;
+    private TimeSpan? _lastLoadDuration;
 
     private volatile ModelDescriptor _descriptor;
     private volatile IModelBackend _backend;
     private volatile bool _retired;
+    private ModelHandle? _handle;
 
     public ModelEntry(ModelDescriptor descriptor, IModelBackend backend)
     {
@@ -23,63 +46,321 @@ internal sealed class ModelEntry
     }
 
     /// <summary>The model's current description; a reload may replace it (priority, idle time, and so on).</summary>
-    public ModelDescriptor Descriptor
-    {
-        get => _descriptor;
-        set => _descriptor = value;
-    }
+    public ModelDescriptor Descriptor => _descriptor;
 
-    public IModelBackend Backend
-    {
-        get => _backend;
-        set => _backend = value;
-    }
-
-    /// <summary>True once a reload removed the model: it unloads when its leases drain and cannot be leased again.</summary>
-    public bool Retired
-    {
-        get => _retired;
-        set => _retired = value;
-    }
+    public IModelBackend Backend => _backend;
 
     public string Name => Descriptor.Name;
 
     public int Priority => Descriptor.MemoryPriority;
 
-    public object Gate { get; } = new();
+    /// <summary>True once a reload removed the model: it unloads when its leases drain and cannot be leased again.</summary>
+    public bool Retired => _retired;
 
-    public ModelState State => (ModelState)Volatile.Read(ref StateValue);
+    public ModelState State => (ModelState)Volatile.Read(ref _state);
 
-    public int Leases => Volatile.Read(ref LeaseCount);
+    public int Leases => Volatile.Read(ref _leases);
 
-    // Valid while Ready or Unloading; set before the state becomes Ready.
-    public IModelInstance? Instance { get; set; }
+    /// <summary>The <see cref="TimeProvider"/> timestamp of the last lease release (or load).</summary>
+    public long LastAccessTimestamp => Volatile.Read(ref _lastAccess);
 
-    public CancellationTokenSource? CallCts { get; set; }
+    /// <summary>This entry's share of the budget; read and written only under <see cref="MemoryBudget"/>'s lock.</summary>
+    public MemoryBudget.Share Memory { get; } = new();
 
-    public CancellationToken CallToken { get; set; }
+    /// <summary>The load in flight, if any (for shutdown to wait on).</summary>
+    public Task? LoadTask => _loadTask;
 
-    public Task? LoadTask { get; set; }
+    /// <summary>The entry's handle for <see cref="IModelManager.GetModel"/>, created once.</summary>
+    public ModelHandle GetOrCreateHandle(Func<ModelEntry, ModelHandle> create) =>
+        Volatile.Read(ref _handle) ?? Interlocked.CompareExchange(ref _handle, create(this), null) ?? _handle!;
 
-    public TaskCompletionSource? UnloadDone { get; set; }
+    /// <summary>A reload changed the model's description; <paramref name="backend"/> serves its type.</summary>
+    public void Reconfigure(ModelDescriptor descriptor, IModelBackend backend)
+    {
+        _descriptor = descriptor;
+        _backend = backend;
+    }
 
-    public volatile TaskCompletionSource? Drained;
+    /// <summary>A reload removed the model.</summary>
+    public void Retire() => _retired = true;
 
-    public UnloadReason PendingReason { get; set; }
+    // ---- Warm path -------------------------------------------------------------------------------------------------
 
-    // Guarded by the manager's budget lock.
-    public long ChargedBytes { get; set; }
+    /// <summary>Leases the model if it is Ready: one Interlocked increment and a state read, no lock, no clock.</summary>
+    /// <param name="lease">The lease, when this returns true.</param>
+    /// <param name="drained">When this returns false: the attempt's own lease count was the last (see <see cref="ReleaseLease"/>).</param>
+    public bool TryLease(out InstanceLease lease, out bool drained)
+    {
+        Interlocked.Increment(ref _leases);
+        if (Volatile.Read(ref _state) == (int)ModelState.Ready)
+        {
+            lease = new InstanceLease(this, _instance!, _callToken);
+            Interlocked.Increment(ref _accessCount);
+            drained = false;
+            return true;
+        }
 
-    public long EstimatedBytes { get; set; }
+        drained = ReleaseLease(timestamp: null);
+        lease = default;
+        return false;
+    }
 
-    public long ActualBytes { get; set; }
+    /// <summary>Ends a lease, stamping the last access when <paramref name="timestamp"/> is given; true when it was the last one.</summary>
+    /// <remarks>The last lease of an unloading model signals the unload that it may dispose the instance.</remarks>
+    public bool ReleaseLease(long? timestamp)
+    {
+        if (timestamp is { } now)
+        {
+            Volatile.Write(ref _lastAccess, now);
+        }
 
-    public int LoadCount;
-    public int EvictionCount;
-    public int FailureCount;
-    public int FallbackCount;
+        if (Interlocked.Decrement(ref _leases) != 0)
+        {
+            return false;
+        }
 
-    public TimeSpan? LastLoadDuration { get; set; }
+        if (Volatile.Read(ref _state) == (int)ModelState.Unloading)
+        {
+            _drained?.TrySetResult();
+        }
 
-    public ManagedLanguageModel? Handle;
+        return true;
+    }
+
+    // ---- Load ------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The cold path's one decision: lease a Ready model, or return the task to wait for (a load or an unload in
+    /// flight), or begin a load, in which case <paramref name="startLoad"/> is the caller's to complete.
+    /// </summary>
+    public bool TryLeaseOrWait(long timestamp, out InstanceLease lease, out Task wait, out TaskCompletionSource? startLoad)
+    {
+        startLoad = null;
+        lock (_gate)
+        {
+            switch (State)
+            {
+                case ModelState.Ready:
+                    Interlocked.Increment(ref _leases);
+                    Volatile.Write(ref _lastAccess, timestamp);
+                    Interlocked.Increment(ref _accessCount);
+                    lease = new InstanceLease(this, _instance!, _callToken);
+                    wait = Task.CompletedTask;
+                    return true;
+                case ModelState.Loading:
+                    wait = _loadTask!;
+                    break;
+                case ModelState.Unloading:
+                    wait = _unloadDone!.Task;
+                    break;
+                default:
+                    startLoad = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _loadTask = wait = startLoad.Task;
+                    Volatile.Write(ref _state, (int)ModelState.Loading);
+                    break;
+            }
+        }
+
+        lease = default;
+        return false;
+    }
+
+    /// <summary>Loading → Ready: the loaded instance serves leases from now on.</summary>
+    public void Publish(IModelInstance instance, long timestamp, TimeSpan loadDuration)
+    {
+        var cts = new CancellationTokenSource();
+        lock (_gate)
+        {
+            _instance = instance;
+            _callCts = cts;
+            _callToken = cts.Token;
+            _loadTask = null;
+            _lastLoadDuration = loadDuration;
+            Volatile.Write(ref _lastAccess, timestamp);
+            Volatile.Write(ref _state, (int)ModelState.Ready);
+        }
+
+        Interlocked.Increment(ref _loadCount);
+    }
+
+    /// <summary>Loading → Unloaded: the load failed and left nothing behind.</summary>
+    public void FailLoad()
+    {
+        lock (_gate)
+        {
+            _loadTask = null;
+            Volatile.Write(ref _state, (int)ModelState.Unloaded);
+        }
+
+        Interlocked.Increment(ref _failureCount);
+    }
+
+    // ---- Unload ----------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Asks for the model to unload. <see cref="UnloadStep.Begun"/>: it was Ready and is now Unloading, and the caller
+    /// must finish the unload (<see cref="DrainAndDisposeAsync"/>, then <see cref="MarkUnloaded"/>). Otherwise <paramref name="wait"/> is the load or unload in
+    /// flight (null when Unloaded); with <paramref name="force"/>, an unload in flight becomes forced.
+    /// </summary>
+    public UnloadStep RequestUnload(UnloadReason reason, bool force, out Task? wait)
+    {
+        lock (_gate)
+        {
+            switch (State)
+            {
+                case ModelState.Loading:
+                    wait = _loadTask;
+                    return UnloadStep.Loading;
+                case ModelState.Unloading:
+                    if (force)
+                    {
+                        _unloadReason = UnloadReason.Forced;
+                        _callCts?.Cancel();
+                    }
+
+                    wait = _unloadDone!.Task;
+                    return UnloadStep.Unloading;
+                case ModelState.Ready:
+                    wait = null;
+                    return BeginUnload(reason, onlyIfIdle: false) ? UnloadStep.Begun : UnloadStep.NotLoaded;
+                default:
+                    wait = null;
+                    return UnloadStep.NotLoaded;
+            }
+        }
+    }
+
+    /// <summary>Ready → Unloading if no lease holds the model; true when the caller must finish the unload (<see cref="DrainAndDisposeAsync"/>, then <see cref="MarkUnloaded"/>).</summary>
+    public bool TryBeginEviction(UnloadReason reason)
+    {
+        lock (_gate)
+        {
+            return BeginUnload(reason, onlyIfIdle: true);
+        }
+    }
+
+    /// <summary>
+    /// The first half of finishing an unload begun by <see cref="RequestUnload"/> or <see cref="TryBeginEviction"/>:
+    /// waits for the leases to drain (cancelling their calls first when forced) and disposes the instance.
+    /// </summary>
+    /// <exception cref="Exception">What the instance's dispose threw; the unload goes on regardless.</exception>
+    public async Task DrainAndDisposeAsync(bool force)
+    {
+        if (force)
+        {
+            _callCts?.Cancel();
+        }
+
+        if (Leases != 0)
+        {
+            await _drained!.Task.ConfigureAwait(false);
+        }
+
+        await _instance!.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The second half: Unloading → Unloaded. The caller frees the budget before (a reload may start the moment the
+    /// state says Unloaded), reports the unload, then completes <paramref name="done"/> for those waiting on it.
+    /// </summary>
+    /// <returns>Why the model was unloaded.</returns>
+    public UnloadReason MarkUnloaded(out TaskCompletionSource done)
+    {
+        UnloadReason reason;
+        CancellationTokenSource? cts;
+        lock (_gate)
+        {
+            reason = _unloadReason;
+            done = _unloadDone!;
+            cts = _callCts;
+            _instance = null;
+            _callCts = null;
+            _drained = null;
+            Volatile.Write(ref _state, (int)ModelState.Unloaded);
+        }
+
+        cts?.Dispose();
+        if (reason.IsEviction())
+        {
+            Interlocked.Increment(ref _evictionCount);
+        }
+
+        return reason;
+    }
+
+    /// <summary>True when the model is Unloaded and <paramref name="wait"/> was the unload that did it.</summary>
+    public bool WasUnloadedBy(Task wait) => State == ModelState.Unloaded && wait == _unloadDone?.Task;
+
+    /// <summary>Why the unload in flight happens (valid while Unloading).</summary>
+    public UnloadReason UnloadReason => _unloadReason;
+
+    /// <summary>Cancels the calls in flight on this model (shutdown's grace period is over).</summary>
+    public void CancelCalls()
+    {
+        try
+        {
+            _callCts?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    // ---- Counters --------------------------------------------------------------------------------------------------
+
+    public void RecordFallback() => Interlocked.Increment(ref _fallbackCount);
+
+    /// <summary>A load that failed before it began (a bad file found while sizing the model) counts as a failed load.</summary>
+    public void RecordFailure() => Interlocked.Increment(ref _failureCount);
+
+    /// <summary>A snapshot of the entry's counters; the caller holds the budget lock (for <see cref="Memory"/>).</summary>
+    public ModelStats GetStats(TimeProvider time, DateTimeOffset now)
+    {
+        var accesses = Interlocked.Read(ref _accessCount);
+        var loads = Volatile.Read(ref _loadCount);
+        return new ModelStats
+        {
+            Name = Name,
+            Type = Descriptor.Type,
+            State = State,
+            AccessCount = accesses,
+            MemoryUsageMb = Memory.Charged / MemoryBudget.Mb,
+            EstimatedBytes = Memory.Estimated,
+            ActualBytes = Memory.Actual,
+            ActiveLeases = Math.Max(0, Leases),
+            Priority = Priority,
+            LastAccessUtc = accesses == 0 && loads == 0 ? null : now - time.GetElapsedTime(LastAccessTimestamp),
+            LoadCount = loads,
+            EvictionCount = Volatile.Read(ref _evictionCount),
+            LastLoadDuration = _lastLoadDuration,
+            FailureCount = Volatile.Read(ref _failureCount),
+            FallbackCount = Volatile.Read(ref _fallbackCount),
+        };
+    }
+
+    public override string ToString() => $"{Name} ({State}, {Leases} lease(s), priority {Priority})";
+
+    // Caller holds _gate.
+    private bool BeginUnload(UnloadReason reason, bool onlyIfIdle)
+    {
+        if (State != ModelState.Ready)
+        {
+            return false;
+        }
+
+        _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // A full fence: a warm-path acquirer either sees Unloading or its lease is seen here.
+        Interlocked.Exchange(ref _state, (int)ModelState.Unloading);
+        if (onlyIfIdle && Volatile.Read(ref _leases) != 0)
+        {
+            Volatile.Write(ref _state, (int)ModelState.Ready);
+            _drained = null;
+            return false;
+        }
+
+        _unloadReason = reason;
+        _unloadDone = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        return true;
+    }
 }

@@ -1,28 +1,29 @@
-using System.Reflection;
 using LLama;
 using Microsoft.ML.OnnxRuntimeGenAI;
 
 namespace ModelManager.Benchmarks.Compare;
 
 /// <summary>
-/// The native objects a loaded model holds, reached by reflection, so a baseline can run on the very same weights.
+/// The native objects a loaded model holds, reached through <see cref="ModelLease.GetService"/>, so a baseline can run on
+/// the very same weights.
 /// </summary>
 /// <remarks>
 /// On this machine (a KVM guest) the decode speed of a 160 MB weight buffer depended on where it landed in memory by up to
-/// 20% (later loads ran faster); a baseline on a second copy would measure that, not the manager. Returns null when the
-/// private fields are renamed, and callers then load a copy of their own.
+/// 20% (later loads ran faster); a baseline on a second copy would measure that, not the manager. The benchmark's budget
+/// never evicts the model, so the objects stay valid after the lease that found them ends. Returns null when the backend
+/// does not expose them, and callers then load a copy of their own.
 /// </remarks>
 internal static class ManagedInternals
 {
-    public static LLamaWeights? GgufWeights(DefaultModelManager manager, string name) =>
-        Field(manager.GetEntry(name).Instance, "_weights") as LLamaWeights;
-
-    public static (Model Model, Tokenizer Tokenizer)? OnnxModel(DefaultModelManager manager, string name)
+    public static async Task<LLamaWeights?> GgufWeightsAsync(IModelManager manager, string name)
     {
-        var instance = manager.GetEntry(name).Instance;
-        return Field(instance, "_native") is Model model && Field(instance, "_tokenizer") is Tokenizer tokenizer ? (model, tokenizer) : null;
+        await using var lease = await manager.AcquireAsync(name).ConfigureAwait(false);
+        return lease.GetService(typeof(LLamaWeights)) as LLamaWeights;
     }
 
-    private static object? Field(object? instance, string name) =>
-        instance?.GetType().GetField(name, BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(instance);
+    public static async Task<(Model Model, Tokenizer Tokenizer)?> OnnxModelAsync(IModelManager manager, string name)
+    {
+        await using var lease = await manager.AcquireAsync(name).ConfigureAwait(false);
+        return lease.GetService(typeof(Model)) is Model model && lease.GetService(typeof(Tokenizer)) is Tokenizer tokenizer ? (model, tokenizer) : null;
+    }
 }

@@ -46,7 +46,7 @@ public class WarmPathBenchmarks : IDisposable
             _floor[name] = new FloorEntry();
         }
 
-        _entry = ((ManagedLanguageModel)_manager.GetModel(ModelName)).Primary;
+        _entry = ((ModelHandle)_manager.GetModel(ModelName)).Primary;
         _floorShared = (_, n) => FloorLoop(ModelName, n);
         _managerShared = (_, n) => ManagerLoop(ModelName, n);
         _floorOwn = (thread, n) => FloorLoop(_names[thread], n);
@@ -136,7 +136,7 @@ public class WarmPathBenchmarks : IDisposable
     /// <summary>What every <c>GenerateAsync</c>/chat call does before and after it reaches the backend.</summary>
     private bool ManagerCycle(string name)
     {
-        var handle = (ManagedLanguageModel)_manager.GetModel(name);
+        var handle = (ModelHandle)_manager.GetModel(name);
         var acquire = _manager.AcquireChainAsync(handle.Chain, CancellationToken.None);
         var lease = acquire.IsCompletedSuccessfully ? acquire.Result : acquire.AsTask().GetAwaiter().GetResult();
         _manager.Release(lease.Entry);

@@ -9,7 +9,7 @@ public sealed class WarmPathTests
     {
         var (m, _) = FromJson(Config(100, Fake("a", 1)), TimeProvider.System);
         await m.LoadModelAsync("a");
-        var handle = (ManagedLanguageModel)m.GetModel("a");
+        var handle = (ModelHandle)m.GetModel("a");
 
         var accessesBefore = m.GetModelStats()["a"].AccessCount;
 
@@ -30,9 +30,9 @@ public sealed class WarmPathTests
         Assert.Equal(accessesBefore + 11_000, m.GetModelStats()["a"].AccessCount);
     }
 
-    private static void Cycle(DefaultModelManager m, ManagedLanguageModel handle)
+    private static void Cycle(DefaultModelManager m, ModelHandle handle)
     {
-        var same = (ManagedLanguageModel)m.GetModel("a");
+        var same = (ModelHandle)m.GetModel("a");
         Assert.True(m.TryAcquireFast(same.Chain[0], out var lease));
         m.Release(lease.Entry);
         Assert.Same(handle, same);

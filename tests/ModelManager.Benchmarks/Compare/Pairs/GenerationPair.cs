@@ -39,7 +39,7 @@ internal static class GenerationPair
         var parameters = setup.Params();
         var notes = new List<string>();
         var copyNote = "";
-        var shared = ManagedInternals.GgufWeights(fixture.Manager, "m");
+        var shared = await ManagedInternals.GgufWeightsAsync(fixture.Manager, "m").ConfigureAwait(false);
         using var own = shared is null ? LLamaWeights.LoadFromFile(parameters) : null;
         if (own is not null)
         {

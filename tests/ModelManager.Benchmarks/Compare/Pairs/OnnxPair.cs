@@ -23,7 +23,7 @@ internal static class OnnxPair
         List<double>[] samples;
         Generated reference;
         var notes = new List<string>();
-        var shared = ManagedInternals.OnnxModel(fixture.Manager, "gpt2");
+        var shared = await ManagedInternals.OnnxModelAsync(fixture.Manager, "gpt2").ConfigureAwait(false);
         using (var direct = shared is { } s ? new DirectOnnx(s.Model, s.Tokenizer) : new DirectOnnx(context.Models.TinyGpt2))
         {
             if (direct.OwnsModel)

@@ -8,10 +8,10 @@ namespace ModelManager;
 /// <remarks>Thread-safe. Dispose does nothing: the manager owns the model.</remarks>
 internal sealed class ModelChatClient : IChatClient
 {
-    private readonly ManagedLanguageModel _model;
+    private readonly ModelHandle _model;
     private readonly ChatClientMetadata _metadata;
 
-    public ModelChatClient(ManagedLanguageModel model)
+    public ModelChatClient(ModelHandle model)
     {
         _model = model;
         _metadata = new ChatClientMetadata("modelmanager", null, model.Name);
@@ -20,7 +20,7 @@ internal sealed class ModelChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var list = AsList(messages);
-        var servedBy = new ManagedLanguageModel.ServedBy();
+        var servedBy = new ModelHandle.ServedBy();
         var text = new StringBuilder();
         await foreach (var piece in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
         {
@@ -39,7 +39,7 @@ internal sealed class ModelChatClient : IChatClient
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var list = AsList(messages);
-        var servedBy = new ManagedLanguageModel.ServedBy();
+        var servedBy = new ModelHandle.ServedBy();
         var id = Guid.NewGuid().ToString("N");
         await foreach (var piece in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
         {

@@ -4,15 +4,16 @@ using Microsoft.Extensions.AI;
 
 namespace ModelManager;
 
-/// <summary>The handle behind <see cref="ILanguageModel"/>: every call leases its model (or a fallback) for the call's duration.</summary>
-internal sealed class ManagedLanguageModel : ILanguageModel
+/// <summary>A model handle, what <see cref="IModelManager.GetModel"/> and keyed services return: every call leases its model (or a fallback) for the call's duration.</summary>
+/// <remarks>Thread-safe; owns nothing. An agent's handle resolves its chain (model, then fallbacks) again after each reload.</remarks>
+internal sealed class ModelHandle : ILanguageModel
 {
     private readonly DefaultModelManager _manager;
     private readonly bool _isAgent;
     private ModelChatClient? _chatClient;
     private Resolved? _resolved;
 
-    public ManagedLanguageModel(DefaultModelManager manager, string name, bool isAgent)
+    public ModelHandle(DefaultModelManager manager, string name, bool isAgent)
     {
         _manager = manager;
         Name = name;
