@@ -95,7 +95,7 @@ internal sealed partial class DefaultModelManager : IModelManager
     public ILanguageModel GetModel(string name)
     {
         var entry = GetEntry(name);
-        return entry.GetOrCreateHandle(e => new ModelHandle(this, e.Name, isAgent: false));
+        return entry.Handle ?? entry.PublishHandle(new ModelHandle(this, name, isAgent: false));
     }
 
     public async Task<ILanguageModel> GetModelAsync(string name, CancellationToken cancellationToken = default)

@@ -70,9 +70,11 @@ internal sealed class ModelEntry
     /// <summary>The load in flight, if any (for shutdown to wait on).</summary>
     public Task? LoadTask => _loadTask;
 
-    /// <summary>The entry's handle for <see cref="IModelManager.GetModel"/>, created once.</summary>
-    public ModelHandle GetOrCreateHandle(Func<ModelEntry, ModelHandle> create) =>
-        Volatile.Read(ref _handle) ?? Interlocked.CompareExchange(ref _handle, create(this), null) ?? _handle!;
+    /// <summary>The entry's handle for <see cref="IModelManager.GetModel"/>, once <see cref="PublishHandle"/> set it.</summary>
+    public ModelHandle? Handle => Volatile.Read(ref _handle);
+
+    /// <summary>Sets the handle if none is set yet; returns the one that won.</summary>
+    public ModelHandle PublishHandle(ModelHandle handle) => Interlocked.CompareExchange(ref _handle, handle, null) ?? handle;
 
     /// <summary>A reload changed the model's description; <paramref name="backend"/> serves its type.</summary>
     public void Reconfigure(ModelDescriptor descriptor, IModelBackend backend)

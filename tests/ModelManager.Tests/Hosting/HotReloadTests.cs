@@ -64,6 +64,25 @@ public sealed class HotReloadTests
     }
 
     [Fact]
+    public async Task Reload_ComparesParametersByValue()
+    {
+        var parameters = "\"temperature\": 0.5, \"stop\": [\"\\n\", \"END\"]";
+        var (m, _) = FromJson(Config(100, Fake("same", 10, parameters: parameters), Fake("hotter", 10, parameters: parameters)));
+        await m.LoadModelAsync("same");
+        ConfigurationReloadedEventArgs? reloaded = null;
+        m.ConfigurationReloaded += (_, e) => reloaded = e;
+
+        Assert.True(m.ApplyConfiguration(Options(Config(100,
+            Fake("same", 10, parameters: parameters),
+            Fake("hotter", 10, parameters: "\"temperature\": 0.7, \"stop\": [\"\\n\", \"END\"]")))));
+
+        Assert.Equal(["hotter"], reloaded!.Changed);
+        Assert.Equal(new GenerationOptions { Temperature = 0.5, DoSample = true, StopSequences = ["\n", "END"] }, m.GetModels()[0].Parameters);
+        Assert.Equal(1, m.GetModelStats()["same"].LoadCount);
+        Assert.Equal(ModelState.Ready, m.GetModelStats()["same"].State);
+    }
+
+    [Fact]
     public async Task Reload_ChangedBackendSettings_ReloadsOnNextUse()
     {
         var (m, backend) = FromJson(Config(100, Fake("a", 10)));

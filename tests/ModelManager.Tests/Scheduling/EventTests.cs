@@ -1,3 +1,6 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
 using static ModelManager.Tests.TestManagers;
 
 namespace ModelManager.Tests;
@@ -55,5 +58,42 @@ public sealed class EventTests
         {
             Assert.Equal(1.0, progress[^1]);
         }
+    }
+
+    [Fact]
+    public async Task ThrowingHandlers_AreLoggedWithTheEventTheyHandled()
+    {
+        var logs = new FakeLoggerProvider();
+        using var factory = LoggerFactory.Create(b => b.AddProvider(logs));
+        using var m = new DefaultModelManager(Options(Config(100, Fake("a", 10))), [new FakeModelBackend()], new FakeTimeProvider(), factory);
+        m.RegisterCallback(ModelEventKind.Loaded, _ => throw new InvalidOperationException("bad callback"));
+        m.LoadProgress += (_, _) => throw new InvalidOperationException("bad progress bar");
+        m.ConfigurationReloaded += (_, _) => throw new InvalidOperationException("bad reload handler");
+
+        await m.LoadModelAsync("a");
+        Assert.True(m.ApplyConfiguration(Options(Config(90, Fake("a", 10)))));
+
+        var failures = logs.Collector.GetSnapshot().Where(r => r.Id.Id == 1009).Select(r => (r.Message, r.Exception!.Message)).Distinct().ToList();
+        Assert.Contains(("A ModelEvent(Loaded) handler for model a threw; ignored", "bad callback"), failures);
+        Assert.Contains(("A LoadProgress handler for model a threw; ignored", "bad progress bar"), failures);
+        Assert.Contains(("A ConfigurationReloaded handler for model (configuration) threw; ignored", "bad reload handler"), failures);
+        Assert.Equal(3, failures.Count);
+    }
+
+    [Fact]
+    public async Task RegisterCallback_IsAModelEventHandlerFilteredByKind()
+    {
+        var (m, _) = FromJson(Config(100, Fake("a", 10)));
+        var order = new List<string>();
+        m.ModelEvent += (_, e) => order.Add($"event {e.Kind}");
+        using (m.RegisterCallback(ModelEventKind.Unloaded, n => order.Add("callback unloaded " + n)))
+        {
+            await m.LoadModelAsync("a");
+            await m.UnloadModelAsync("a");
+        }
+
+        await m.LoadModelAsync("a");
+
+        Assert.Equal(["event Loaded", "event Unloaded", "callback unloaded a", "event Loaded"], order);
     }
 }

@@ -142,6 +142,26 @@ public sealed class EvictionTests
     }
 
     [Fact]
+    public async Task SetMemoryLimitAsync_EndsWhenTheIdleModelsAreGone_LeasedOnesGoWhenTheirLeasesDrain()
+    {
+        var (m, backend) = FromJson(Config(300, Fake("idle", 50, priority: 1), Fake("busy", 50, priority: 5)));
+        await m.LoadModelAsync("idle");
+        var lease = await m.AcquireAsync("busy");
+
+        await m.SetMemoryLimitAsync(40);
+
+        var stats = m.GetModelStats();
+        Assert.Equal(ModelState.Unloaded, stats["idle"].State);
+        Assert.Equal(ModelState.Ready, stats["busy"].State);
+        Assert.Equal(40 * Mb, m.GetMemoryUsage().LimitBytes);
+        var evicted = Next(m, ModelEventKind.Evicted, "busy");
+        await lease.DisposeAsync();
+        Assert.Equal(UnloadReason.MemoryLimit, (await evicted).Reason);
+        Assert.Equal(0, backend.LiveInstances);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => m.SetMemoryLimitAsync(0));
+    }
+
+    [Fact]
     public void SetMemoryLimit_ZeroOrNegative_Throws()
     {
         var (m, _) = FromJson(Config(100, Fake("a", 1)));
