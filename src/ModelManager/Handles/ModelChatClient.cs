@@ -30,7 +30,7 @@ internal sealed class ModelChatClient : IChatClient
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
         {
             ModelId = servedBy.Name,
-            CreatedAt = DateTimeOffset.UtcNow,
+            CreatedAt = _model.Time.GetUtcNow(),
             FinishReason = ChatFinishReason.Stop,
         };
     }

@@ -22,6 +22,9 @@ internal sealed class ModelHandle : ILanguageModel
 
     public string Name { get; }
 
+    /// <summary>The manager's clock.</summary>
+    internal TimeProvider Time => _manager.Time;
+
     /// <summary>The model this handle asks for first.</summary>
     public ModelEntry Primary => Chain[0];
 

@@ -75,6 +75,8 @@ internal sealed partial class DefaultModelManager : IModelManager
 
     public event EventHandler<ConfigurationReloadedEventArgs>? ConfigurationReloaded;
 
+    internal TimeProvider Time => _time;
+
     internal long UsedBytes => _budget.UsedBytes;
 
     internal long LimitBytes => _budget.LimitBytes;

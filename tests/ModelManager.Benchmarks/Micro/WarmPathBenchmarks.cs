@@ -163,8 +163,8 @@ public class WarmPathBenchmarks : IDisposable
     private sealed class FloorEntry
     {
         public long Count;
-#pragma warning disable CS0169, IDE0051 // padding
+#pragma warning disable CS0169, IDE0044, IDE0051 // padding, never read or written
         private long _p1, _p2, _p3, _p4, _p5, _p6, _p7;
-#pragma warning restore CS0169, IDE0051
+#pragma warning restore CS0169, IDE0044, IDE0051
     }
 }
