@@ -1,27 +1,24 @@
 namespace ModelManager;
 
 /// <summary>A model cannot fit the memory budget, even after evicting every model it may evict.</summary>
-public sealed class ModelMemoryException : ModelLoadException
+/// <param name="modelName">The model that cannot fit.</param>
+/// <param name="requestedBytes">The bytes it needs.</param>
+/// <param name="limitBytes">The budget.</param>
+/// <param name="usedBytes">The bytes in use.</param>
+/// <param name="holders">Who holds them.</param>
+/// <param name="message">Why, in words.</param>
+public sealed class ModelMemoryException(string modelName, long requestedBytes, long limitBytes, long usedBytes, IReadOnlyList<string> holders, string message)
+    : ModelLoadException(modelName, message)
 {
-    /// <summary>Creates the exception.</summary>
-    public ModelMemoryException(string modelName, long requestedBytes, long limitBytes, long usedBytes, IReadOnlyList<string> holders, string message)
-        : base(modelName, message)
-    {
-        RequestedBytes = requestedBytes;
-        LimitBytes = limitBytes;
-        UsedBytes = usedBytes;
-        Holders = holders;
-    }
-
     /// <summary>The bytes the model needs (its estimate).</summary>
-    public long RequestedBytes { get; }
+    public long RequestedBytes { get; } = requestedBytes;
 
     /// <summary>The budget in bytes.</summary>
-    public long LimitBytes { get; }
+    public long LimitBytes { get; } = limitBytes;
 
     /// <summary>Bytes in use when the load gave up.</summary>
-    public long UsedBytes { get; }
+    public long UsedBytes { get; } = usedBytes;
 
     /// <summary>The models holding memory when the load gave up, as "name (MB, leases, priority)".</summary>
-    public IReadOnlyList<string> Holders { get; }
+    public IReadOnlyList<string> Holders { get; } = holders;
 }

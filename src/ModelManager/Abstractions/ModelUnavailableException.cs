@@ -6,17 +6,13 @@ namespace ModelManager;
 /// fallbacks, the manager unloads the model and retries the call once through the chain, so the fallbacks answer as if its
 /// load had failed; without fallbacks the exception reaches the caller.
 /// </remarks>
-public class ModelUnavailableException : Exception
+/// <param name="modelName">The model that cannot serve.</param>
+/// <param name="message">Why, naming the model.</param>
+/// <param name="innerException">The underlying error.</param>
+public class ModelUnavailableException(string modelName, string message, Exception? innerException = null) : Exception(message, innerException)
 {
-    /// <summary>Creates the exception for <paramref name="modelName"/>.</summary>
-    public ModelUnavailableException(string modelName, string message, Exception? innerException = null)
-        : base(message, innerException)
-    {
-        ModelName = modelName;
-    }
-
     /// <summary>The model that cannot serve.</summary>
-    public string ModelName { get; }
+    public string ModelName { get; } = modelName;
 
     /// <summary>Whether the manager should unload the model and let its fallbacks serve the call. Default true.</summary>
     public virtual bool ShouldFailOver => true;
