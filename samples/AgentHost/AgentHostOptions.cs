@@ -40,76 +40,36 @@ public sealed record AgentHostOptions
     {
         var options = new AgentHostOptions();
         error = null;
-        for (var i = 0; i < args.Count; i++)
+        try
         {
-            var arg = args[i];
-            string? Value()
+            for (var i = 0; i < args.Count; i++)
             {
-                if (i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                var arg = args[i];
+
+                // The option's value: the next argument, unless that is an option itself.
+                string? Value() => i + 1 < args.Count && !args[i + 1].StartsWith("--", StringComparison.Ordinal) ? args[++i] : null;
+                options = arg switch
                 {
-                    return args[++i];
-                }
-
-                return null;
+                    "--scenario" => options with { Scenario = OneOf(arg, Value(), "full", "short") },
+                    "--config" => options with { ConfigPath = Value() ?? throw new FormatException("--config expects the path of a config.json") },
+                    "--backend" => options with { Backend = OneOf(arg, Value(), "gguf", "fake") },
+                    "--cache-dir" => options with { CacheDirectory = Value() ?? throw new FormatException("--cache-dir expects a folder") },
+                    "--no-color" => options with { NoColor = true },
+                    "--verbose" => options with { Verbose = true },
+                    "-h" or "--help" or "-?" => options with { Help = true },
+                    _ => throw new FormatException($"unknown argument '{arg}'"),
+                };
             }
-
-            switch (arg)
-            {
-                case "--scenario":
-                    var scenario = Value();
-                    if (scenario is not ("full" or "short"))
-                    {
-                        error = $"--scenario expects 'full' or 'short', got '{scenario}'";
-                        return null;
-                    }
-
-                    options = options with { Scenario = scenario };
-                    break;
-                case "--config":
-                    var config = Value();
-                    if (config is null)
-                    {
-                        error = "--config expects the path of a config.json";
-                        return null;
-                    }
-
-                    options = options with { ConfigPath = config };
-                    break;
-                case "--backend":
-                    var backend = Value();
-                    if (backend is not ("gguf" or "fake"))
-                    {
-                        error = $"--backend expects 'gguf' or 'fake', got '{backend}'";
-                        return null;
-                    }
-
-                    options = options with { Backend = backend };
-                    break;
-                case "--cache-dir":
-                    var dir = Value();
-                    if (dir is null)
-                    {
-                        error = "--cache-dir expects a folder";
-                        return null;
-                    }
-
-                    options = options with { CacheDirectory = dir };
-                    break;
-                case "--no-color":
-                    options = options with { NoColor = true };
-                    break;
-                case "--verbose":
-                    options = options with { Verbose = true };
-                    break;
-                case "-h" or "--help" or "-?":
-                    options = options with { Help = true };
-                    break;
-                default:
-                    error = $"unknown argument '{arg}'";
-                    return null;
-            }
+        }
+        catch (FormatException e)
+        {
+            error = e.Message;
+            return null;
         }
 
         return options;
     }
+
+    private static string OneOf(string option, string? value, string first, string second) =>
+        value == first || value == second ? value : throw new FormatException($"{option} expects '{first}' or '{second}', got '{value}'");
 }

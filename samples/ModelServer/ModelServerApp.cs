@@ -62,8 +62,8 @@ public static class ModelServerApp
         app.UseMiddleware<ApiKeyMiddleware>();
         app.MapGet("/v1/models", ModelsEndpoint.List);
         app.MapGet("/v1/models/{**id}", ModelsEndpoint.Get);
-        app.MapPost("/v1/chat/completions", ChatCompletionsEndpoint.HandleAsync);
-        app.MapPost("/v1/completions", CompletionsEndpoint.HandleAsync);
+        app.MapPost("/v1/chat/completions", new ChatCompletionsEndpoint().HandleAsync);
+        app.MapPost("/v1/completions", new CompletionsEndpoint().HandleAsync);
         app.MapGet("/v1/status", StatusEndpoint.Get);
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthEndpoint.WriteAsync });
         app.MapFallback("/v1/{**path}", (HttpContext context) =>

@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.Extensions.Time.Testing;
 
 namespace ModelManager.Tests;
 

@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using Microsoft.Extensions.AI;
-using ModelManager;
 
 namespace AgentHost;
 
@@ -10,12 +8,12 @@ namespace AgentHost;
 /// manager resolves that to the agent's entry in <c>agents</c> (model plus fallbacks). Each call leases the model, so the
 /// manager may evict it between calls and reload it on the next one.
 /// </remarks>
-public abstract class Agent(string name, IChatClient chat)
+public abstract class Agent(string name, string job, IChatClient chat)
 {
     public string Name { get; } = name;
 
     /// <summary>What the agent does, for the agents table.</summary>
-    public abstract string Job { get; }
+    public string Job { get; } = job;
 
     /// <summary>How the agent receives its model, for the agents table.</summary>
     public virtual string Injection => $"[FromKeyedServices(\"{Name}\")] IChatClient";

@@ -1,6 +1,3 @@
-using Microsoft.Extensions.AI;
-using Microsoft.Extensions.DependencyInjection;
-
 namespace AgentHost;
 
 /// <summary>Registers the sample's agents and finds the one for an agent name in a user's config.</summary>

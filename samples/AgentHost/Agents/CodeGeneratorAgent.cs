@@ -1,16 +1,11 @@
 using System.Diagnostics;
-using Microsoft.Extensions.AI;
-using Microsoft.Extensions.DependencyInjection;
-using ModelManager;
 
 namespace AgentHost;
 
 /// <summary>Writes code by plain completion: it takes the <see cref="ILanguageModel"/> handle rather than a chat client.</summary>
 public sealed class CodeGeneratorAgent([FromKeyedServices(nameof(CodeGeneratorAgent))] ILanguageModel model)
-    : Agent(nameof(CodeGeneratorAgent), model.AsChatClient())
+    : Agent(nameof(CodeGeneratorAgent), "completes code (raw completion)", model.AsChatClient())
 {
-    public override string Job => "completes code (raw completion)";
-
     public override string Injection => $"[FromKeyedServices(\"{Name}\")] ILanguageModel";
 
     public override async Task<AgentResult> RunAsync(string task, int maxTokens, CancellationToken cancellationToken)

@@ -1,17 +1,13 @@
 using System.Diagnostics;
 using System.Text;
-using Microsoft.Extensions.AI;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace AgentHost;
 
 /// <summary>Summarizes text, streaming the summary as it is generated.</summary>
 public sealed class SummarizerAgent([FromKeyedServices(nameof(SummarizerAgent))] IChatClient chat)
-    : Agent(nameof(SummarizerAgent), chat)
+    : Agent(nameof(SummarizerAgent), "summarizes text (streaming)", chat)
 {
     private readonly IChatClient _chat = chat;
-
-    public override string Job => "summarizes text (streaming)";
 
     public override async Task<AgentResult> RunAsync(string task, int maxTokens, CancellationToken cancellationToken)
     {

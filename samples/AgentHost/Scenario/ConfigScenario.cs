@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
-using ModelManager;
 using Spectre.Console;
 
 namespace AgentHost;

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using ModelManager;
 
 namespace AgentHost;
 
@@ -67,11 +66,9 @@ public sealed class DemoScenario(
     private async Task ShareOneModelAsync(CancellationToken cancellationToken)
     {
         console.Section($"1. Two agents, one model: both ask for {plan.SharedModel} at once");
-        AgentResult[] results = [];
-        await console.RunWithLoadProgressAsync(async () => results = await Task.WhenAll(
-            expert.RunAsync("Where does the manager decide which model to evict?", plan.MaxTokens, cancellationToken),
-            summarizer.RunAsync("Summarize: two agents asked for one model at the same time and it loaded once.", plan.MaxTokens, cancellationToken)));
-        Show(results);
+        var results = await RunTogetherAsync(cancellationToken,
+            (expert, "Where does the manager decide which model to evict?"),
+            (summarizer, "Summarize: two agents asked for one model at the same time and it loaded once."));
 
         var stats = manager.GetModelStats()[plan.SharedModel];
         var memory = manager.GetMemoryUsage();
@@ -86,11 +83,9 @@ public sealed class DemoScenario(
     private async Task FallBackAsync(CancellationToken cancellationToken)
     {
         console.Section($"2. A model that cannot load: {reviewer.Name}'s {plan.BrokenModel} falls back to {plan.ReviewerModel}");
-        AgentResult[] results = [];
-        await console.RunWithLoadProgressAsync(async () => results = await Task.WhenAll(
-            reviewer.RunAsync("Review: the cache now evicts the least important idle model first.", plan.MaxTokens, cancellationToken),
-            expert.RunAsync("Which models are loaded right now?", plan.MaxTokens, cancellationToken)));
-        Show(results);
+        var results = await RunTogetherAsync(cancellationToken,
+            (reviewer, "Review: the cache now evicts the least important idle model first."),
+            (expert, "Which models are loaded right now?"));
 
         var fallback = events.Events.FirstOrDefault(e => e.Kind == ModelEventKind.FallbackUsed && e.ModelName == plan.BrokenModel);
         Check($"FallbackUsed: {plan.BrokenModel} -> {fallback?.Detail ?? "(no event)"}, and {reviewer.Name} was served by {results[0].Model}",
@@ -107,11 +102,9 @@ public sealed class DemoScenario(
                        $" {plan.CoderModel} (priority 2) needs ~{AgentConsole.FormatMb(coderEstimate)}");
         console.Note($"victims: idle models with priority 2 or higher (less important); {plan.SharedModel} (priority 1) is never evicted for {plan.CoderModel}");
 
-        AgentResult[] results = [];
-        await console.RunWithLoadProgressAsync(async () => results = await Task.WhenAll(
-            generator.RunAsync("// C#: returns the least recently used model\nstatic string PickVictim(", plan.MaxTokens, cancellationToken),
-            expert.RunAsync("How much memory is left?", plan.MaxTokens, cancellationToken)));
-        Show(results);
+        var results = await RunTogetherAsync(cancellationToken,
+            (generator, "// C#: returns the least recently used model\nstatic string PickVictim("),
+            (expert, "How much memory is left?"));
 
         var evicted = events.Events.FirstOrDefault(e => e.Kind == ModelEventKind.Evicted && e.Reason == UnloadReason.Capacity);
         var after = manager.GetMemoryUsage();
@@ -156,12 +149,18 @@ public sealed class DemoScenario(
         return failed == 0 ? 0 : 1;
     }
 
-    private void Show(IEnumerable<AgentResult> results)
+    /// <summary>Starts every job at once (in the order given), shows load progress meanwhile, then each agent's result.</summary>
+    private async Task<AgentResult[]> RunTogetherAsync(CancellationToken cancellationToken, params (Agent Agent, string Task)[] jobs)
     {
+        AgentResult[] results = [];
+        await console.RunWithLoadProgressAsync(async () =>
+            results = await Task.WhenAll(jobs.Select(job => job.Agent.RunAsync(job.Task, plan.MaxTokens, cancellationToken))));
         foreach (var result in results)
         {
             console.AgentResult(result);
         }
+
+        return results;
     }
 
     private void Check(string description, bool passed) => _checks.Add((description, passed));

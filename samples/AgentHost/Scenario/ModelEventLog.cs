@@ -1,5 +1,3 @@
-using ModelManager;
-
 namespace AgentHost;
 
 /// <summary>Subscribes to the manager's events: prints each one and keeps them, so the scenario can wait for and check them.</summary>

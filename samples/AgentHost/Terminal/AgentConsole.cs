@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using ModelManager;
 using Spectre.Console;
 
 namespace AgentHost;

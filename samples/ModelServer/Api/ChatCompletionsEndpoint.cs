@@ -7,97 +7,36 @@ using ModelManager;
 namespace ModelServer.Api;
 
 /// <summary><c>POST /v1/chat/completions</c>: the model's chat client (its chat template applied), whole or streamed.</summary>
-internal static class ChatCompletionsEndpoint
+internal sealed class ChatCompletionsEndpoint()
+    : CompletionEndpoint<List<ChatMessage>>("ModelServer.ChatCompletions", "chatcmpl-", "chat.completion", "chat.completion.chunk")
 {
-    public static async Task HandleAsync(HttpContext context, IModelManager manager, ILoggerFactory loggers)
+    protected override List<ChatMessage> ReadInput(JsonElement body) => ReadMessages(body);
+
+    protected override void RejectUnsupported(JsonElement body) => RequestReader.Unsupported(body, "tools", "functions", "logprobs", "audio");
+
+    protected override async Task<Generation> GenerateAsync(ILanguageModel model, List<ChatMessage> input, GenerationOptions options, CancellationToken cancellationToken)
     {
-        var logger = loggers.CreateLogger("ModelServer.ChatCompletions");
-        var cancellationToken = context.RequestAborted;
-        string name;
-        IChatClient chat;
-        List<ChatMessage> messages;
-        ChatOptions options;
-        bool stream;
-        try
-        {
-            var body = await RequestReader.ReadObjectAsync(context.Request, cancellationToken);
-            (name, var model) = RequestReader.Model(body, manager);
-            messages = ReadMessages(body);
-            options = ToChatOptions(RequestReader.Options(body));
-            stream = RequestReader.Bool(body, "stream");
-            RequestReader.Unsupported(body, "tools", "functions", "logprobs", "audio");
-            chat = model.AsChatClient();
-        }
-        catch (ApiException e)
-        {
-            await e.ToResult().ExecuteAsync(context);
-            return;
-        }
-
-        var id = "chatcmpl-" + Guid.NewGuid().ToString("N");
-        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (stream)
-        {
-            var served = name;
-            await ServerSentEvents.StreamAsync(
-                context,
-                chat.GetStreamingResponseAsync(messages, options, cancellationToken),
-                Chunk(id, created, name, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null),
-                update =>
-                {
-                    served = update.ModelId ?? served;
-                    return update.Text.Length > 0 ? Chunk(id, created, served, new JsonObject { ["content"] = update.Text }, null) : null;
-                },
-                () => Chunk(id, created, served, [], "stop"),
-                logger);
-            return;
-        }
-
-        ChatResponse response;
-        try
-        {
-            response = await chat.GetResponseAsync(messages, options, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return;
-        }
-        catch (Exception e)
-        {
-            await ServerSentEvents.FailAsync(context, e, logger);
-            return;
-        }
-
-        var result = new JsonObject
-        {
-            ["id"] = id,
-            ["object"] = "chat.completion",
-            ["created"] = created,
-            ["model"] = response.ModelId ?? name,
-            ["choices"] = new JsonArray(new JsonObject
-            {
-                ["index"] = 0,
-                ["message"] = new JsonObject { ["role"] = "assistant", ["content"] = response.Text },
-                ["logprobs"] = null,
-                ["finish_reason"] = "stop",
-            }),
-        };
-        await Json.Ok(result).ExecuteAsync(context);
+        var response = await model.AsChatClient().GetResponseAsync(input, ToChatOptions(options), cancellationToken);
+        return new Generation(response.Text, response.ModelId);
     }
 
-    private static JsonObject Chunk(string id, long created, string model, JsonObject delta, string? finishReason) => new()
+    protected override IAsyncEnumerable<Generation> GenerateStreamingAsync(ILanguageModel model, List<ChatMessage> input, GenerationOptions options, CancellationToken cancellationToken) =>
+        model.AsChatClient().GetStreamingResponseAsync(input, ToChatOptions(options), cancellationToken).Select(update => new Generation(update.Text, update.ModelId));
+
+    protected override JsonObject ResponseChoice(string text) => Choice("message", new JsonObject { ["role"] = "assistant", ["content"] = text }, "stop");
+
+    protected override JsonObject OpeningChoice() => Choice("delta", new JsonObject { ["role"] = "assistant", ["content"] = "" }, null);
+
+    protected override JsonObject ChunkChoice(string text) => Choice("delta", new JsonObject { ["content"] = text }, null);
+
+    protected override JsonObject ClosingChoice() => Choice("delta", [], "stop");
+
+    private static JsonObject Choice(string key, JsonObject message, string? finishReason) => new()
     {
-        ["id"] = id,
-        ["object"] = "chat.completion.chunk",
-        ["created"] = created,
-        ["model"] = model,
-        ["choices"] = new JsonArray(new JsonObject
-        {
-            ["index"] = 0,
-            ["delta"] = delta,
-            ["logprobs"] = null,
-            ["finish_reason"] = finishReason,
-        }),
+        ["index"] = 0,
+        [key] = message,
+        ["logprobs"] = null,
+        ["finish_reason"] = finishReason,
     };
 
     private static ChatOptions ToChatOptions(GenerationOptions o) => new()

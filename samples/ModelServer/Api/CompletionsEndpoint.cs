@@ -5,78 +5,35 @@ using ModelManager;
 namespace ModelServer.Api;
 
 /// <summary><c>POST /v1/completions</c>: a raw prompt continued by the model, no chat template; whole or streamed.</summary>
-internal static class CompletionsEndpoint
+internal sealed class CompletionsEndpoint()
+    : CompletionEndpoint<string>("ModelServer.Completions", "cmpl-", "text_completion", "text_completion")
 {
-    public static async Task HandleAsync(HttpContext context, IModelManager manager, ILoggerFactory loggers)
+    protected override string ReadInput(JsonElement body) => ReadPrompt(body);
+
+    protected override void RejectUnsupported(JsonElement body)
     {
-        var logger = loggers.CreateLogger("ModelServer.Completions");
-        var cancellationToken = context.RequestAborted;
-        string name;
-        ILanguageModel model;
-        string prompt;
-        GenerationOptions options;
-        bool stream;
-        try
-        {
-            var body = await RequestReader.ReadObjectAsync(context.Request, cancellationToken);
-            (name, model) = RequestReader.Model(body, manager);
-            prompt = ReadPrompt(body);
-            options = RequestReader.Options(body);
-            stream = RequestReader.Bool(body, "stream");
-            RequestReader.Unsupported(body, "echo", "suffix", "logprobs");
-            RequestReader.OnlyOne(body, "best_of");
-        }
-        catch (ApiException e)
-        {
-            await e.ToResult().ExecuteAsync(context);
-            return;
-        }
-
-        var id = "cmpl-" + Guid.NewGuid().ToString("N");
-        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        if (stream)
-        {
-            await ServerSentEvents.StreamAsync(
-                context,
-                model.GenerateStreamingAsync(prompt, options, cancellationToken),
-                opening: null,
-                piece => piece.Length > 0 ? Completion(id, created, name, piece, null) : null,
-                () => Completion(id, created, name, "", "stop"),
-                logger);
-            return;
-        }
-
-        string text;
-        try
-        {
-            text = await model.GenerateAsync(prompt, options, cancellationToken);
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return;
-        }
-        catch (Exception e)
-        {
-            await ServerSentEvents.FailAsync(context, e, logger);
-            return;
-        }
-
-        await Json.Ok(Completion(id, created, name, text, "stop")).ExecuteAsync(context);
+        RequestReader.Unsupported(body, "echo", "suffix", "logprobs");
+        RequestReader.OnlyOne(body, "best_of");
     }
 
-    private static JsonObject Completion(string id, long created, string model, string text, string? finishReason) => new()
+    protected override async Task<Generation> GenerateAsync(ILanguageModel model, string input, GenerationOptions options, CancellationToken cancellationToken) =>
+        new(await model.GenerateAsync(input, options, cancellationToken), null);
+
+    protected override IAsyncEnumerable<Generation> GenerateStreamingAsync(ILanguageModel model, string input, GenerationOptions options, CancellationToken cancellationToken) =>
+        model.GenerateStreamingAsync(input, options, cancellationToken).Select(piece => new Generation(piece, null));
+
+    protected override JsonObject ResponseChoice(string text) => Choice(text, "stop");
+
+    protected override JsonObject ChunkChoice(string text) => Choice(text, null);
+
+    protected override JsonObject ClosingChoice() => Choice("", "stop");
+
+    private static JsonObject Choice(string text, string? finishReason) => new()
     {
-        ["id"] = id,
-        ["object"] = "text_completion",
-        ["created"] = created,
-        ["model"] = model,
-        ["choices"] = new JsonArray(new JsonObject
-        {
-            ["text"] = text,
-            ["index"] = 0,
-            ["logprobs"] = null,
-            ["finish_reason"] = finishReason,
-        }),
+        ["text"] = text,
+        ["index"] = 0,
+        ["logprobs"] = null,
+        ["finish_reason"] = finishReason,
     };
 
     private static string ReadPrompt(JsonElement body)

@@ -1,36 +1,18 @@
 namespace ModelManager.Benchmarks.Compare;
 
 /// <summary>The models the comparisons run on: the shared real ones and synthesized GGUF files of a given size.</summary>
-internal sealed class BenchModels
+/// <param name="Stories260K">shared/models/stories260K/stories260K.gguf.</param>
+/// <param name="TinyGpt2">The shared/models/tiny-random-gpt2-fp32 folder.</param>
+/// <param name="Synthetic">The synthesized GGUF model (seed 1).</param>
+/// <param name="SyntheticB">A second synthesized model of the same size (seed 2), for swaps.</param>
+/// <param name="SyntheticBytes">The size both synthesized models were made to.</param>
+internal sealed record BenchModels(string Stories260K, string TinyGpt2, string Synthetic, string SyntheticB, long SyntheticBytes)
 {
     /// <summary>The full run's synthesized model: 160 MiB of F32 weights, where decoding is bound by memory bandwidth.</summary>
     public const long FullSyntheticBytes = 160L << 20;
 
     /// <summary>The quick run's synthesized model: small enough to load and decode in milliseconds.</summary>
     public const long QuickSyntheticBytes = 8L << 20;
-
-    private BenchModels(string stories, string tinyGpt2, string synthetic, string syntheticB, long syntheticBytes)
-    {
-        Stories260K = stories;
-        TinyGpt2 = tinyGpt2;
-        Synthetic = synthetic;
-        SyntheticB = syntheticB;
-        SyntheticBytes = syntheticBytes;
-    }
-
-    /// <summary>shared/models/stories260K/stories260K.gguf.</summary>
-    public string Stories260K { get; }
-
-    /// <summary>The shared/models/tiny-random-gpt2-fp32 folder.</summary>
-    public string TinyGpt2 { get; }
-
-    /// <summary>The synthesized GGUF model (seed 1).</summary>
-    public string Synthetic { get; }
-
-    /// <summary>A second synthesized model of the same size (seed 2), for swaps.</summary>
-    public string SyntheticB { get; }
-
-    public long SyntheticBytes { get; }
 
     /// <summary>A short label for the synthesized model: <c>synthetic-160MB</c>.</summary>
     public string SyntheticLabel => $"synthetic-{SyntheticBytes >> 20}MB";

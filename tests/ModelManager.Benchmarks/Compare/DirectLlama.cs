@@ -26,6 +26,17 @@ internal static class DirectLlama
         return (weights, context);
     }
 
+    /// <summary>Milliseconds a direct <see cref="Load"/> of <paramref name="setup"/> takes; the model is freed afterwards, untimed.</summary>
+    public static double TimeLoad(GgufSetup setup)
+    {
+        var watch = Stopwatch.StartNew();
+        var (weights, context) = Load(setup.Params());
+        var ms = watch.Elapsed.TotalMilliseconds;
+        context.Dispose();
+        weights.Dispose();
+        return ms;
+    }
+
     /// <summary>Tokenizes as the gguf backend does: BOS when the vocabulary asks for it, special tokens parsed.</summary>
     public static LLamaToken[] Tokenize(LLamaWeights weights, string text) =>
         weights.Tokenize(text, add_bos: weights.Vocab.ShouldAddBOS, special: true, Encoding.UTF8);

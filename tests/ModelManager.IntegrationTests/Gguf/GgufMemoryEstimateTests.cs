@@ -4,6 +4,7 @@ using LLama;
 using LLama.Common;
 using LLama.Native;
 using LLama.Sampling;
+using ModelManager.Benchmarks;
 using Xunit.Abstractions;
 
 namespace ModelManager.IntegrationTests;
@@ -137,5 +138,5 @@ public sealed partial class GgufMemoryEstimateTests(ITestOutputHelper output)
         return process.WorkingSet64;
     }
 
-    private static void FixMallocThreshold() => NativeHeap.FixMallocThreshold();
+    private static void FixMallocThreshold() => ProcessMemory.FixMallocThreshold();
 }

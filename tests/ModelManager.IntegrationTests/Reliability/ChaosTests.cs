@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using ModelManager.Benchmarks;
 using Xunit.Abstractions;
 
 namespace ModelManager.IntegrationTests;
@@ -38,7 +39,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             """;
 
         // Warm the native libraries so that their one-time memory is not counted as a leak.
-        NativeHeap.FixMallocThreshold();
+        ProcessMemory.FixMallocThreshold();
         await WarmUpAsync(Json((int)limitMb, 3));
         var baseline = Rss();
 
@@ -224,5 +225,5 @@ public sealed class ChaosTests(ITestOutputHelper output)
     private static string Status(string key) =>
         File.ReadLines("/proc/self/status").FirstOrDefault(l => l.StartsWith(key, StringComparison.Ordinal))?[key.Length..].Trim() ?? "?";
 
-    private static long Rss() => NativeHeap.TrimmedRss();
+    private static long Rss() => ProcessMemory.TrimmedRss();
 }

@@ -10,19 +10,16 @@ public sealed class AgentHostTests
     public async Task RunAsync_ShortScenario_ShowsSharingFallbackEvictionIdleUnloadAndStats()
     {
         _ = SharedModels.Stories260K; // the sample would stand in a synthetic model; under CI the real one must be there
-        var output = new StringWriter();
         var watch = Stopwatch.StartNew();
 
-        var exitCode = await AgentHostApp.RunAsync(["--scenario", "short", "--cache-dir", TestCache.Directory], output);
+        var text = await RunSucceedingAsync("--scenario", "short", "--cache-dir", TestCache.Directory);
 
         watch.Stop();
-        var text = output.ToString();
-        Assert.True(exitCode == 0, $"exit code {exitCode}:\n{text}");
 
         // Load progress bars, and which agent uses which model.
         Assert.Matches(@"LOAD\s+stories260K\s+\[#{20}\] 100%", text);
-        Assert.Matches(@"\|\s*CodebaseExpertAgent\s*\|\s*stories260K\s*\|", text);
-        Assert.Matches(@"\|\s*ReviewerAgent\s*\|\s*reviewer-q4\s*\|\s*reviewer-12m\s*\|", text);
+        Assert.Matches(TableRow("CodebaseExpertAgent", "stories260K"), text);
+        Assert.Matches(TableRow("ReviewerAgent", "reviewer-q4", "reviewer-12m"), text);
 
         // Two agents share one loaded copy.
         Assert.Matches(@"shared: stories260K serves CodebaseExpertAgent and SummarizerAgent from one copy: LoadCount = 1, [1-9]\d*\.\d MB in memory", text);
@@ -33,11 +30,11 @@ public sealed class AgentHostTests
         Assert.Matches(@"EVICTED\s+coder-8m\s+reason=Idle, freed [1-9]\d*\.\d MB", text);
 
         // The final GetModelStats() table: name | type | state | priority | loads | evictions | failures | fallbacks | calls | memory MB.
-        Assert.Matches(@"\|\s*stories260K\s*\|\s*gguf\s*\|\s*Ready\s*\|\s*1\s*\|\s*1\s*\|\s*0\s*\|\s*0\s*\|\s*0\s*\|\s*[1-9]\d*\s*\|\s*[1-9]\d*\.\d\s*\|", text);
-        Assert.Matches(@"\|\s*reviewer-12m\s*\|\s*gguf\s*\|\s*Unloaded\s*\|\s*5\s*\|\s*1\s*\|\s*1\s*\|\s*0\s*\|\s*0\s*\|\s*1\s*\|\s*0\.0\s*\|", text);
-        Assert.Matches(@"\|\s*coder-8m\s*\|\s*gguf\s*\|\s*Unloaded\s*\|\s*2\s*\|\s*1\s*\|\s*1\s*\|", text);
-        Assert.Matches(@"\|\s*reviewer-q4\s*\|\s*gguf\s*\|\s*Unloaded\s*\|\s*3\s*\|\s*0\s*\|\s*0\s*\|\s*\d+\s*\|\s*1\s*\|", text);
-        Assert.Matches(@"\|\s*budget\s*\|\s*[1-9]\d*\.0\s*\|", text);
+        Assert.Matches(TableRow("stories260K", "gguf", "Ready", "1", "1", "0", "0", "0", @"[1-9]\d*", @"[1-9]\d*\.\d"), text);
+        Assert.Matches(TableRow("reviewer-12m", "gguf", "Unloaded", "5", "1", "1", "0", "0", "1", @"0\.0"), text);
+        Assert.Matches(TableRow("coder-8m", "gguf", "Unloaded", "2", "1", "1"), text);
+        Assert.Matches(TableRow("reviewer-q4", "gguf", "Unloaded", "3", "0", "0", @"\d+", "1"), text);
+        Assert.Matches(TableRow("budget", @"[1-9]\d*\.0"), text);
         Assert.Matches(@"all \d+ checks passed", text);
         Assert.DoesNotContain("FAIL ", text, StringComparison.Ordinal);
 
@@ -47,12 +44,8 @@ public sealed class AgentHostTests
     [Fact]
     public async Task RunAsync_FakeBackend_RunsTheSameScenarioWithoutNativeCode()
     {
-        var output = new StringWriter();
+        var text = await RunSucceedingAsync("--scenario", "short", "--backend", "fake");
 
-        var exitCode = await AgentHostApp.RunAsync(["--scenario", "short", "--backend", "fake"], output);
-
-        var text = output.ToString();
-        Assert.True(exitCode == 0, $"exit code {exitCode}:\n{text}");
         Assert.Matches(@"FAILED\s+reviewer-q4\s+ModelLoadException: .*fail_load", text);
         Assert.Matches(@"FALLBACK\s+reviewer-q4 -> reviewer-12m", text);
         Assert.Matches(@"EVICTED\s+reviewer-12m\s+reason=Capacity, freed 12\.0 MB", text);
@@ -80,17 +73,14 @@ public sealed class AgentHostTests
                   }
                 }
                 """);
-            var output = new StringWriter();
 
-            var exitCode = await AgentHostApp.RunAsync(["--config", config], output);
+            var text = await RunSucceedingAsync("--config", config);
 
-            var text = output.ToString();
-            Assert.True(exitCode == 0, $"exit code {exitCode}:\n{text}");
             Assert.Matches(@"SummarizerAgent\s+<- small", text);
             Assert.Matches(@"TranslatorAgent\s+<- small", text);
-            Assert.Matches(@"\|\s*TranslatorAgent\s*\|\s*broken\s*\|", text);
+            Assert.Matches(TableRow("TranslatorAgent", "broken"), text);
             Assert.Matches(@"FALLBACK\s+broken -> small", text);
-            Assert.Matches(@"\|\s*small\s*\|\s*fake\s*\|\s*Ready\s*\|\s*3\s*\|\s*1\s*\|", text);
+            Assert.Matches(TableRow("small", "fake", "Ready", "3", "1"), text);
         }
         finally
         {
@@ -108,5 +98,18 @@ public sealed class AgentHostTests
         Assert.Equal(2, exitCode);
         Assert.Contains("unknown argument '--frobnicate'", output.ToString(), StringComparison.Ordinal);
         Assert.Contains("usage: AgentHost", output.ToString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>A pattern for one row of a printed table: the cells in order, each between '|' borders, padded or not.</summary>
+    private static string TableRow(params string[] cells) => @"\|\s*" + string.Join(@"\s*\|\s*", cells) + @"\s*\|";
+
+    /// <summary>Runs the sample in process, asserts that it exited with 0, and returns what it printed.</summary>
+    private static async Task<string> RunSucceedingAsync(params string[] args)
+    {
+        var output = new StringWriter();
+        var exitCode = await AgentHostApp.RunAsync(args, output);
+        var text = output.ToString();
+        Assert.True(exitCode == 0, $"exit code {exitCode}:\n{text}");
+        return text;
     }
 }

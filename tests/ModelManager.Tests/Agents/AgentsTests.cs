@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.Extensions.AI;
-using static ModelManager.Tests.TestManagers;
 
 namespace ModelManager.Tests;
 

@@ -1,6 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using static ModelManager.Tests.TestManagers;
-
 namespace ModelManager.Tests;
 
 public sealed class HotReloadTests

@@ -1,6 +1,4 @@
 using CsCheck;
-using Microsoft.Extensions.Time.Testing;
-using static ModelManager.Tests.TestManagers;
 
 namespace ModelManager.Tests;
 

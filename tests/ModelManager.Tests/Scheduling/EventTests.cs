@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
-using Microsoft.Extensions.Time.Testing;
-using static ModelManager.Tests.TestManagers;
 
 namespace ModelManager.Tests;
 

@@ -1,5 +1,3 @@
-using static ModelManager.Tests.TestManagers;
-
 namespace ModelManager.Tests;
 
 /// <summary>Loads that hang, ignore cancellation or succeed slowly, and what the manager does about each.</summary>

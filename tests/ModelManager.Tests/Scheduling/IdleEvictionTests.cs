@@ -1,6 +1,3 @@
-using Microsoft.Extensions.Time.Testing;
-using static ModelManager.Tests.TestManagers;
-
 namespace ModelManager.Tests;
 
 public sealed class IdleEvictionTests

@@ -1,5 +1,3 @@
-using static ModelManager.Tests.TestManagers;
-
 namespace ModelManager.Tests;
 
 public sealed class MemoryAccountingTests

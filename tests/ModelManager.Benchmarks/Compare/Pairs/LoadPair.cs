@@ -17,7 +17,7 @@ internal static class LoadPair
             var setup = new GgufSetup(path, ContextLength, Parallel);
             var config = GgufSetup.Config(16384, setup.Json("m", 16));
             var samples = await Sampler.RotateAsync(context.Runs, context.WarmUp, context.CancellationToken,
-                () => Task.FromResult(Direct(setup)),
+                () => Task.FromResult(DirectLlama.TimeLoad(setup)),
                 () => ManagedAsync(config)).ConfigureAwait(false);
             results.Add(new Comparison(
                 $"load/{label}",
@@ -32,16 +32,6 @@ internal static class LoadPair
         }
 
         return results;
-    }
-
-    private static double Direct(GgufSetup setup)
-    {
-        var watch = Stopwatch.StartNew();
-        var (weights, ctx) = DirectLlama.Load(setup.Params());
-        var ms = watch.Elapsed.TotalMilliseconds;
-        ctx.Dispose();
-        weights.Dispose();
-        return ms;
     }
 
     private static async Task<double> ManagedAsync(string config)

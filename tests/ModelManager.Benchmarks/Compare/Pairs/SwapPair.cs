@@ -4,19 +4,17 @@ namespace ModelManager.Benchmarks.Compare.Pairs;
 
 /// <summary>
 /// Reloading an evicted model, under a budget that holds one of two models, against a direct load of the same file and
-/// against the manager's first load of it; plus a full swap (evict the other model, then reload).
+/// against the manager's first load of it; plus a full swap (evict the other model, then reload). Models are set up as
+/// in <see cref="LoadPair"/>, so that the two pairs' direct loads are the same measurement.
 /// </summary>
 internal static class SwapPair
 {
-    public const int ContextLength = 256;
-    public const int Parallel = 4;
-
     public static async Task<IReadOnlyList<Comparison>> RunAsync(PairContext context)
     {
         var label = context.Models.SyntheticLabel;
         context.Progress($"swap {label}: evict + reload");
-        var a = new GgufSetup(context.Models.Synthetic, ContextLength, Parallel);
-        var b = new GgufSetup(context.Models.SyntheticB, ContextLength, Parallel);
+        var a = new GgufSetup(context.Models.Synthetic, LoadPair.ContextLength, LoadPair.Parallel);
+        var b = a with { Path = context.Models.SyntheticB };
 
         // A budget of 1.5 models: b cannot load beside a, so the manager must evict a first (and the other way round).
         long budgetMb;
@@ -38,7 +36,7 @@ internal static class SwapPair
             context.CancellationToken.ThrowIfCancellationRequested();
             var record = run >= warmUps;
             var directFirst = run % 2 == 0;
-            var d = directFirst ? Direct(a) : 0;
+            var d = directFirst ? DirectLlama.TimeLoad(a) : 0;
             double f, r, s;
             await using (var fixture = await ManagerFixture.CreateAsync(config).ConfigureAwait(false))
             {
@@ -60,7 +58,7 @@ internal static class SwapPair
 
             if (!directFirst)
             {
-                d = Direct(a);
+                d = DirectLlama.TimeLoad(a);
             }
 
             if (record)
@@ -72,7 +70,7 @@ internal static class SwapPair
             }
         }
 
-        var setting = $"Budget {budgetMb} MB holds one of two {label} models (context {ContextLength} x parallel {Parallel}); files in the page cache; {evictions} Capacity evictions in the recorded runs.";
+        var setting = $"Budget {budgetMb} MB holds one of two {label} models (context {a.ContextLength} x parallel {a.Parallel}); files in the page cache; {evictions} Capacity evictions in the recorded runs.";
         return
         [
             new Comparison($"swap/{label}/reload-vs-direct-load", "LLamaWeights.LoadFromFile + CreateContext", "manager reload after eviction", "ms", false, direct, reload, 1.1,
@@ -82,16 +80,6 @@ internal static class SwapPair
             new Comparison($"swap/{label}/evict-and-reload-vs-direct-load", "LLamaWeights.LoadFromFile + CreateContext", "manager evict other + reload", "ms", false, direct, swap, null,
                 setting + " Candidate: LoadModelAsync(a) while b is loaded and idle: b is evicted (its memory freed) before a loads, as the budget requires."),
         ];
-    }
-
-    private static double Direct(GgufSetup setup)
-    {
-        var watch = Stopwatch.StartNew();
-        var (weights, ctx) = DirectLlama.Load(setup.Params());
-        var ms = watch.Elapsed.TotalMilliseconds;
-        ctx.Dispose();
-        weights.Dispose();
-        return ms;
     }
 
     private static async Task<double> TimeAsync(Func<Task> action)

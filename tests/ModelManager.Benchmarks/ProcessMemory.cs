@@ -1,14 +1,15 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 
-namespace ModelManager.Benchmarks.Compare;
+namespace ModelManager.Benchmarks;
 
-/// <summary>Resident-memory readings that show live memory rather than glibc's caches (the integration tests' NativeHeap idea).</summary>
-internal static partial class ProcessMemory
+/// <summary>Resident-memory readings that show live memory rather than glibc's caches.</summary>
+/// <remarks>Public because the integration tests measure with it too: one place for the glibc tuning both rely on.</remarks>
+public static partial class ProcessMemory
 {
     /// <summary>
     /// glibc raises its mmap threshold after big frees and then serves big blocks from memory freed earlier, which hides
-    /// them from RSS; a fixed threshold gives every buffer above 128 KiB its own pages. Call first thing in a process.
+    /// them from RSS (and keeps freed ones in it); a fixed threshold gives every buffer above 128 KiB its own pages. Call first thing in a process.
     /// </summary>
     public static void FixMallocThreshold()
     {
@@ -23,6 +24,7 @@ internal static partial class ProcessMemory
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
+            // Not glibc (e.g. musl): measurements are then a little noisier.
         }
     }
 
@@ -38,12 +40,13 @@ internal static partial class ProcessMemory
         }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException)
         {
+            // Not glibc: nothing to trim.
         }
 
         return Rss();
     }
 
-    /// <summary>VmRSS of this process in bytes (0 off Linux).</summary>
+    /// <summary>VmRSS of this process in bytes (the working set off Linux).</summary>
     public static long Rss()
     {
         if (!OperatingSystem.IsLinux())
