@@ -19,24 +19,12 @@ internal static class ModelConfigurationBinder
         {
             switch (child.Key.ToLowerInvariant())
             {
-                case "max_memory_mb":
-                    options.MaxMemoryMb = ReadInt64(child, child.Key, errors) ?? options.MaxMemoryMb;
-                    break;
-                case "default_model":
-                    options.DefaultModel = ReadString(child, child.Key, errors) ?? options.DefaultModel;
-                    break;
-                case "load_wait_timeout":
-                    options.LoadWaitTimeout = ReadDouble(child, child.Key, errors) ?? options.LoadWaitTimeout;
-                    break;
-                case "load_timeout":
-                    options.LoadTimeout = ReadDouble(child, child.Key, errors) ?? options.LoadTimeout;
-                    break;
-                case "models":
-                    BindModels(child, options, errors);
-                    break;
-                case "agents":
-                    BindAgents(child, options, errors);
-                    break;
+                case "max_memory_mb": options.MaxMemoryMb = ReadInt64(child, child.Key, errors) ?? options.MaxMemoryMb; break;
+                case "default_model": options.DefaultModel = ReadString(child, child.Key, errors) ?? options.DefaultModel; break;
+                case "load_wait_timeout": options.LoadWaitTimeout = ReadDouble(child, child.Key, errors) ?? options.LoadWaitTimeout; break;
+                case "load_timeout": options.LoadTimeout = ReadDouble(child, child.Key, errors) ?? options.LoadTimeout; break;
+                case "models": BindModels(child, options, errors); break;
+                case "agents": BindAgents(child, options, errors); break;
                 default:
                     options.BindWarnings.Add(UnknownKey(child.Key, child.Key, TopLevelKeys));
                     break;
