@@ -34,7 +34,7 @@ internal sealed class LlamaSharpModel : IModelInstance
     /// <summary>Models loaded and not yet disposed in this process; tests check that shutdown releases every native handle.</summary>
     internal static int LiveCount => Volatile.Read(ref _live);
 
-    public static LlamaSharpModel Create(ModelDescriptor model, GgufModelInfo info, LlamaModelSettings settings, LLamaWeights weights, ModelParams parameters, ILogger logger)
+    public static LlamaSharpModel Create(ModelDescriptor model, GgufModelInfo info, LlamaSharpModelSettings settings, LLamaWeights weights, ModelParams parameters, ILogger logger)
     {
         var generator = BatchedGenerator.Create(model.Name, weights, parameters, settings.ContextLength, settings.Parallel, logger);
         var template = settings.ChatTemplate ?? info.ChatTemplate;

@@ -24,7 +24,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
 
     private readonly ModelDescriptor _model;
     private readonly OnnxModelFolder _folder;
-    private readonly OnnxModelSettings _settings;
+    private readonly OnnxGenAIModelSettings _settings;
     private readonly Model _native;
     private readonly Tokenizer _tokenizer;
     private readonly IDisposable _runtime;
@@ -37,7 +37,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
     private int _peakRunning;
 
     private OnnxGenAIModel(
-        ModelDescriptor model, OnnxModelFolder folder, OnnxModelSettings settings, Model native, Tokenizer tokenizer,
+        ModelDescriptor model, OnnxModelFolder folder, OnnxGenAIModelSettings settings, Model native, Tokenizer tokenizer,
         IDisposable runtime, OnnxChatFormat chatFormat, long memoryBytes)
     {
         _model = model;
@@ -69,7 +69,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
 
     /// <summary>Creates the native objects for <paramref name="model"/>; the caller holds <see cref="OgaRuntime.LoadGate"/> so the measured growth is this load's.</summary>
     /// <exception cref="ModelLoadException">ONNX Runtime GenAI refused the model, a provider or the configured chat template; carries its message.</exception>
-    public static OnnxGenAIModel Load(ModelDescriptor model, OnnxModelFolder folder, OnnxModelSettings settings, ILogger logger)
+    public static OnnxGenAIModel Load(ModelDescriptor model, OnnxModelFolder folder, OnnxGenAIModelSettings settings, ILogger logger)
     {
         var runtime = OgaRuntime.Acquire();
         Config? config = null;
@@ -107,7 +107,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
             var memory = Math.Max(growth, folder.OnnxBytes);
             config.Dispose();
             var instance = new OnnxGenAIModel(model, folder, settings, native, tokenizer, runtime, chat, memory);
-            OnnxLog.Loaded(logger, model.Name, folder.ModelType, Stopwatch.GetElapsedTime(started).TotalMilliseconds, settings.ContextLength, settings.Parallel,
+            OnnxGenAILog.Loaded(logger, model.Name, folder.ModelType, Stopwatch.GetElapsedTime(started).TotalMilliseconds, settings.ContextLength, settings.Parallel,
                 string.Join(", ", settings.Providers), chat, growth / 1048576.0, folder.OnnxBytes / 1048576.0);
             return instance;
         }
@@ -388,7 +388,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
         }
     }
 
-    private static OnnxChatFormat ResolveChatFormat(ModelDescriptor model, OnnxModelSettings settings, Tokenizer tokenizer, ILogger logger)
+    private static OnnxChatFormat ResolveChatFormat(ModelDescriptor model, OnnxGenAIModelSettings settings, Tokenizer tokenizer, ILogger logger)
     {
         var probe = ToJson([new ChatMessage(ChatRole.System, "s"), new ChatMessage(ChatRole.User, "u")]);
         if (settings.ChatTemplate is { } configured)
@@ -415,7 +415,7 @@ internal sealed class OnnxGenAIModel : IModelInstance
             // gpt2-style tokenizers have no template: ORT says "Empty chat template." and the plain format is the documented answer.
             if (!e.Message.Contains(EmptyTemplateMessage, StringComparison.OrdinalIgnoreCase))
             {
-                OnnxLog.TokenizerTemplateUnusable(logger, model.Name, e.Message);
+                OnnxGenAILog.TokenizerTemplateUnusable(logger, model.Name, e.Message);
             }
 
             return OnnxChatFormat.Plain;

@@ -22,7 +22,7 @@ internal sealed class OpenAIEndpoint : IDisposable
 {
     private readonly HttpClient _http;
 
-    public OpenAIEndpoint(string modelName, Uri url, OpenAIModelSettings settings, OpenAIBackendOptions options, EndpointHealth health, TimeProvider time, ILogger logger)
+    public OpenAIEndpoint(string modelName, Uri url, OpenAIModelSettings settings, OpenAIOptions options, EndpointHealth health, TimeProvider time, ILogger logger)
     {
         Url = url;
         Health = health;
@@ -115,7 +115,7 @@ internal sealed class OpenAIEndpoint : IDisposable
         return options;
     }
 
-    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(string modelName, Uri url, OpenAIModelSettings settings, OpenAIBackendOptions options,
+    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(string modelName, Uri url, OpenAIModelSettings settings, OpenAIOptions options,
         EndpointHealth health, TimeProvider time, ILogger logger, TimeSpan attemptTimeout)
     {
         // The breaker sees whole calls (after their retries), so a call reports the endpoint's real status, and two failed calls in a row open it.
