@@ -29,6 +29,13 @@ internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator gen
         return new LlamaSharpModel(weights, generator, settings.ChatTemplate ?? info.ChatTemplate, accounted);
     }
 
+    /// <summary>The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c>; valid only while a lease pins the model.</summary>
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null || serviceType is null ? null
+        : serviceType == typeof(LLamaWeights) ? weights
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
     public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
         generator.GenerateAsync(Tokenize(prompt), options, cancellationToken);
 

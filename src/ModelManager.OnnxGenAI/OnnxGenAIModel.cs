@@ -56,6 +56,14 @@ internal sealed partial class OnnxGenAIModel : IModelInstance
     /// <summary>True once the native objects have been destroyed.</summary>
     internal bool IsReleased => Volatile.Read(ref _references) == 0;
 
+    /// <summary>The native <see cref="Model"/> or <see cref="Tokenizer"/> for those types; valid only while a lease pins the model.</summary>
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null || serviceType is null ? null
+        : serviceType == typeof(Model) ? _native
+        : serviceType == typeof(Tokenizer) ? _tokenizer
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
     public ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)

@@ -1,3 +1,4 @@
+using LLama;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -163,5 +164,20 @@ public sealed class LlamaSharpBackendTests
         var raw = await stories.Model.GenerateAsync("User: Tell me a story\nAssistant:", new GenerationOptions { MaxTokens = 20, StopSequences = ["\nUser:", "\nSystem:"] });
         Assert.Equal(raw, reply.Text);
         Assert.False(string.IsNullOrWhiteSpace(raw));
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task GetService_ReturnsTheModelsLLamaWeights_AndNullForAnUnrelatedType()
+    {
+        var backend = new LlamaSharpBackend();
+        await using var instance = await backend.LoadAsync(GgufManagers.Descriptor("stories", SharedModels.Stories260K), null, CancellationToken.None);
+
+        var weights = Assert.IsType<LLamaWeights>(instance.GetService(typeof(LLamaWeights)));
+
+        Assert.Equal(GgufReader.Read(SharedModels.Stories260K).VocabSize, weights.Vocab.Count);
+        Assert.Same(weights, instance.GetService(typeof(LLamaWeights)));
+        Assert.Same(instance, instance.GetService(typeof(IModelInstance)));
+        Assert.Null(instance.GetService(typeof(string)));
+        Assert.Null(instance.GetService(typeof(LLamaWeights), serviceKey: "other"));
     }
 }

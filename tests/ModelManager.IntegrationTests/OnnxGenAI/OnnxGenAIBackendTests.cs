@@ -1,4 +1,5 @@
 using Microsoft.Extensions.AI;
+using Microsoft.ML.OnnxRuntimeGenAI;
 
 namespace ModelManager.IntegrationTests;
 
@@ -267,5 +268,23 @@ public sealed class OnnxGenAIBackendTests
         Assert.Contains("Cuda interface not available", e.Message, StringComparison.Ordinal);
         Assert.Equal("huggingface", manager.GetModels().Single(m => m.Name == "cpu").Type);
         Assert.StartsWith(" d d", await manager.GetModel("cpu").GenerateAsync(OnnxManagers.Prompt), StringComparison.Ordinal);
+    }
+
+    [SharedModelFact(OnnxManagers.TinyMarker)]
+    public async Task GetService_ReturnsTheNativeModelAndTokenizer_AndNullForAnUnrelatedType()
+    {
+        await using var direct = await OnnxManagers.LoadDirectAsync("tiny", OnnxManagers.TinyGpt2);
+        IModelInstance instance = direct.Model;
+
+        var model = Assert.IsAssignableFrom<Model>(instance.GetService(typeof(Model)));
+        var tokenizer = Assert.IsAssignableFrom<Tokenizer>(instance.GetService(typeof(Tokenizer)));
+
+        using var sequences = tokenizer.Encode(OnnxManagers.Prompt);
+        Assert.Equal(OnnxManagers.PromptIds, sequences[0].ToArray());
+        using var parameters = new GeneratorParams(model);
+        Assert.Same(model, instance.GetService(typeof(Model)));
+        Assert.Same(instance, instance.GetService(typeof(IModelInstance)));
+        Assert.Null(instance.GetService(typeof(string)));
+        Assert.Null(instance.GetService(typeof(Tokenizer), serviceKey: "other"));
     }
 }
