@@ -17,8 +17,6 @@ namespace ModelManager;
 /// </remarks>
 internal sealed class BatchedGenerator : IAsyncDisposable
 {
-    private const int DefaultMaxTokens = GenerationDefaults.MaxTokens;
-
     private readonly string _modelName;
     private readonly LLamaWeights _weights;
     private readonly BatchedExecutor _executor;
@@ -75,7 +73,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
                 nameof(prompt));
         }
 
-        var maxTokens = Math.Min(options.MaxTokens ?? DefaultMaxTokens, ContextPerSequence - prompt.Length);
+        var maxTokens = Math.Min(options.MaxTokens ?? GenerationDefaults.MaxTokens, ContextPerSequence - prompt.Length);
         using var request = new Request(prompt, options, maxTokens, cancellationToken);
         if (!_queue.Writer.TryWrite(request))
         {
@@ -171,7 +169,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         }
         catch (Exception e)
         {
-            LlamaLog.GeneratorFailed(_logger, _modelName, e);
+            LlamaSharpLog.GeneratorFailed(_logger, _modelName, e);
             for (var i = active.Count - 1; i >= 0; i--)
             {
                 Finish(active, i, e);

@@ -21,20 +21,20 @@ internal sealed class LlamaSharpBackend : IModelBackend
         _logger = factory.CreateLogger("ModelManager.LlamaSharp");
         if (_options.RouteNativeLog)
         {
-            LlamaNativeLog.Route(factory.CreateLogger("ModelManager.LlamaSharp.Native"), _options.NativeLogLevel);
+            LlamaSharpNativeLog.Route(factory.CreateLogger("ModelManager.LlamaSharp.Native"), _options.NativeLogLevel);
         }
     }
 
     public IReadOnlyList<string> Types { get; } = ["gguf"];
 
-    public IReadOnlyCollection<string> SettingKeys { get; } = LlamaModelSettings.Keys;
+    public IReadOnlyCollection<string> SettingKeys { get; } = LlamaSharpModelSettings.Keys;
 
-    public void Validate(ModelDescriptor model, ModelValidationContext context) => LlamaModelSettings.Validate(model, context);
+    public void Validate(ModelDescriptor model, ModelValidationContext context) => LlamaSharpModelSettings.Validate(model, context);
 
     public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken)
     {
         var info = ReadHeader(model);
-        var settings = LlamaModelSettings.From(model, info, _options);
+        var settings = LlamaSharpModelSettings.From(model, info, _options);
         return ValueTask.FromResult(GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel));
     }
 
@@ -42,15 +42,16 @@ internal sealed class LlamaSharpBackend : IModelBackend
     {
         // The managed reader is the gate: llama.cpp aborts the process on some malformed files.
         var info = ReadHeader(model);
-        var settings = LlamaModelSettings.From(model, info, _options);
+        var settings = LlamaSharpModelSettings.From(model, info, _options);
         var parameters = new ModelParams(model.Path!)
         {
             ContextSize = checked((uint)(settings.ContextLength * settings.Parallel)),
             SeqMax = (uint)settings.Parallel,
             GpuLayerCount = settings.GpuLayers,
             LoadMode = settings.LoadMode,
-            BatchSize = 512,
-            UBatchSize = 512,
+            // The micro-batch the estimate assumes; a logical batch of the same size never splits.
+            BatchSize = GgufMemoryEstimator.MicroBatch,
+            UBatchSize = GgufMemoryEstimator.MicroBatch,
         };
         if (settings.Threads is { } threads)
         {

@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-
 namespace ModelManager;
 
 /// <summary>Registers the <c>gguf</c> backend (LLamaSharp).</summary>
@@ -9,12 +7,6 @@ public static class LlamaSharpBuilderExtensions
     public static ModelManagerBuilder AddLlamaSharp(this ModelManagerBuilder builder, Action<LlamaSharpOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var options = builder.Services.AddOptions<LlamaSharpOptions>();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        return builder.AddBackend<LlamaSharpBackend>();
+        return builder.AddBackend<LlamaSharpBackend, LlamaSharpOptions, LlamaSharpOptionsValidator>(configure);
     }
 }

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text;
 using LLama;
 using LLama.Common;
@@ -10,46 +9,38 @@ namespace ModelManager;
 
 /// <summary>One loaded GGUF model: shared weights, one batched context, a chat template.</summary>
 /// <remarks>Thread-safe: requests go through <see cref="BatchedGenerator"/>, whose single loop owns the context.</remarks>
-internal sealed class LlamaSharpModel : IModelInstance
+internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator generator, string? chatTemplate, long memoryBytes) : IModelInstance
 {
-    private readonly ModelDescriptor _model;
-    private readonly LLamaWeights _weights;
-    private readonly BatchedGenerator _generator;
-    private readonly string? _template;
-
     private static int _live;
 
-    private LlamaSharpModel(ModelDescriptor model, LLamaWeights weights, BatchedGenerator generator, string? template, long memoryBytes)
-    {
-        Interlocked.Increment(ref _live);
-        _model = model;
-        _weights = weights;
-        _generator = generator;
-        _template = template;
-        MemoryBytes = memoryBytes;
-    }
-
-    public long MemoryBytes { get; }
+    public long MemoryBytes { get; } = memoryBytes;
 
     /// <summary>Models loaded and not yet disposed in this process; tests check that shutdown releases every native handle.</summary>
     internal static int LiveCount => Volatile.Read(ref _live);
 
-    public static LlamaSharpModel Create(ModelDescriptor model, GgufModelInfo info, LlamaModelSettings settings, LLamaWeights weights, ModelParams parameters, ILogger logger)
+    public static LlamaSharpModel Create(ModelDescriptor model, GgufModelInfo info, LlamaSharpModelSettings settings, LLamaWeights weights, ModelParams parameters, ILogger logger)
     {
         var generator = BatchedGenerator.Create(model.Name, weights, parameters, settings.ContextLength, settings.Parallel, logger);
-        var template = settings.ChatTemplate ?? info.ChatTemplate;
 
         // Actual bytes: the weights llama.cpp holds, plus the context's KV cache and buffers as sized for this context.
         var accounted = (long)weights.SizeInBytes + (GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel) - info.TensorBytes);
-        return new LlamaSharpModel(model, weights, generator, template, accounted);
+        Interlocked.Increment(ref _live);
+        return new LlamaSharpModel(weights, generator, settings.ChatTemplate ?? info.ChatTemplate, accounted);
     }
 
+    /// <summary>The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c>; valid only while a lease pins the model.</summary>
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null || serviceType is null ? null
+        : serviceType == typeof(LLamaWeights) ? weights
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
     public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
-        _generator.GenerateAsync(Tokenize(prompt), options, cancellationToken);
+        generator.GenerateAsync(Tokenize(prompt), options, cancellationToken);
 
     public IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
     {
-        if (_template is null)
+        if (chatTemplate is null)
         {
             var plain = new StringBuilder();
             foreach (var m in messages)
@@ -59,30 +50,30 @@ internal sealed class LlamaSharpModel : IModelInstance
 
             plain.Append("Assistant:");
             var stops = new List<string>(options.StopSequences ?? []) { "\nUser:", "\nSystem:" };
-            return _generator.GenerateAsync(Tokenize(plain.ToString()), options with { StopSequences = stops }, cancellationToken);
+            return generator.GenerateAsync(Tokenize(plain.ToString()), options with { StopSequences = stops }, cancellationToken);
         }
 
-        var template = new LLamaTemplate(_template) { AddAssistant = true };
+        var template = new LLamaTemplate(chatTemplate) { AddAssistant = true };
         foreach (var m in messages)
         {
             template.Add(m.Role.Value, m.Text);
         }
 
         var text = Encoding.UTF8.GetString(template.Apply());
-        return _generator.GenerateAsync(Tokenize(text), options, cancellationToken);
+        return generator.GenerateAsync(Tokenize(text), options, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _generator.DisposeAsync().ConfigureAwait(false);
-        _weights.Dispose();
+        await generator.DisposeAsync().ConfigureAwait(false);
+        weights.Dispose();
         Interlocked.Decrement(ref _live);
     }
 
     private LLamaToken[] Tokenize(string text)
     {
-        var vocab = _weights.Vocab;
-        var tokens = _weights.Tokenize(text, add_bos: vocab.ShouldAddBOS, special: true, Encoding.UTF8);
+        var vocab = weights.Vocab;
+        var tokens = weights.Tokenize(text, add_bos: vocab.ShouldAddBOS, special: true, Encoding.UTF8);
         if (tokens.Length >= 2 && vocab.BOS is { } bos && tokens[0] == bos && tokens[1] == bos)
         {
             tokens = tokens[1..]; // the chat template already wrote BOS

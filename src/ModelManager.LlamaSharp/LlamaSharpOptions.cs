@@ -6,10 +6,10 @@ namespace ModelManager;
 public sealed class LlamaSharpOptions
 {
     /// <summary>Concurrent sequences per model when a model sets no <c>parallel</c>. Default 4.</summary>
-    public int DefaultParallel { get; set; } = 4;
+    public int DefaultParallel { get; set; } = LlamaSharpModelSettings.DefaultParallel;
 
     /// <summary>Context length per sequence when a model sets no <c>context_length</c>: the model's own, capped at this. Default 4096.</summary>
-    public int DefaultContextLength { get; set; } = 4096;
+    public int DefaultContextLength { get; set; } = LlamaSharpModelSettings.DefaultContextLength;
 
     /// <summary>Whether llama.cpp's native log goes to <see cref="ILogger"/> (category <c>ModelManager.LlamaSharp.Native</c>) instead of stderr. Default true.</summary>
     public bool RouteNativeLog { get; set; } = true;

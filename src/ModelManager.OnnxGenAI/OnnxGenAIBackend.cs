@@ -26,14 +26,14 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
 
     public IReadOnlyList<string> Types { get; } = ["huggingface", "onnx"];
 
-    public IReadOnlyCollection<string> SettingKeys { get; } = OnnxModelSettings.Keys;
+    public IReadOnlyCollection<string> SettingKeys { get; } = OnnxGenAIModelSettings.Keys;
 
-    public void Validate(ModelDescriptor model, ModelValidationContext context) => OnnxModelSettings.Validate(model, context);
+    public void Validate(ModelDescriptor model, ModelValidationContext context) => OnnxGenAIModelSettings.Validate(model, context);
 
     public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken)
     {
         var folder = OnnxModelFolder.Read(model);
-        var settings = OnnxModelSettings.From(model, folder, _options);
+        var settings = OnnxGenAIModelSettings.From(model, folder, _options);
         return ValueTask.FromResult(Estimate(folder, settings));
     }
 
@@ -41,7 +41,7 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
     {
         // The managed checks are the gate: ONNX Runtime sees only folders whose files exist and whose config parses.
         var folder = OnnxModelFolder.Read(model);
-        var settings = OnnxModelSettings.From(model, folder, _options);
+        var settings = OnnxGenAIModelSettings.From(model, folder, _options);
         progress?.Report(0.05);
         HoldRuntime();
 
@@ -76,7 +76,7 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
     }
 
     /// <summary>ONNX files plus the KV cache of <c>parallel</c> sequences of the context length.</summary>
-    internal static long Estimate(OnnxModelFolder folder, OnnxModelSettings settings) =>
+    internal static long Estimate(OnnxModelFolder folder, OnnxGenAIModelSettings settings) =>
         folder.OnnxBytes + (folder.KvCacheBytes(settings.ContextLength) * settings.Parallel);
 
     private void HoldRuntime()

@@ -1,7 +1,3 @@
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
-
 namespace ModelManager;
 
 /// <summary>Registers the <c>huggingface</c> backend (ONNX Runtime GenAI).</summary>
@@ -11,14 +7,6 @@ public static class OnnxGenAIBuilderExtensions
     public static ModelManagerBuilder AddOnnxGenAI(this ModelManagerBuilder builder, Action<OnnxGenAIOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        var options = builder.Services.AddOptions<OnnxGenAIOptions>();
-        if (configure is not null)
-        {
-            options.Configure(configure);
-        }
-
-        options.ValidateOnStart();
-        builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnnxGenAIOptions>, OnnxGenAIOptionsValidator>());
-        return builder.AddBackend<OnnxGenAIBackend>();
+        return builder.AddBackend<OnnxGenAIBackend, OnnxGenAIOptions, OnnxGenAIOptionsValidator>(configure);
     }
 }

@@ -4,7 +4,7 @@ namespace ModelManager;
 public sealed class OnnxGenAIOptions
 {
     /// <summary>Most concurrent generations per model when a model sets no <c>parallel</c>. Default 4.</summary>
-    public int DefaultParallel { get; set; } = 4;
+    public int DefaultParallel { get; set; } = OnnxGenAIModelSettings.DefaultParallel;
 
     /// <summary>Most tokens generated per call when neither the call nor the model's <c>parameters</c> set <c>max_tokens</c>. Default 256.</summary>
     public int DefaultMaxTokens { get; set; } = GenerationDefaults.MaxTokens;

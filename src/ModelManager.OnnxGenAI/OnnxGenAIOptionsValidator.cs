@@ -8,9 +8,9 @@ internal sealed class OnnxGenAIOptionsValidator : IValidateOptions<OnnxGenAIOpti
     public ValidateOptionsResult Validate(string? name, OnnxGenAIOptions options)
     {
         var errors = new List<string>();
-        if (options.DefaultParallel is < 1 or > OnnxModelSettings.MaxParallel)
+        if (options.DefaultParallel is < 1 or > OnnxGenAIModelSettings.MaxParallel)
         {
-            errors.Add($"OnnxGenAIOptions.DefaultParallel must be between 1 and {OnnxModelSettings.MaxParallel}, got {options.DefaultParallel}");
+            errors.Add($"OnnxGenAIOptions.DefaultParallel must be between 1 and {OnnxGenAIModelSettings.MaxParallel}, got {options.DefaultParallel}");
         }
 
         if (options.DefaultMaxTokens < 1)

@@ -18,6 +18,6 @@ public enum EndpointFailureKind
     /// <summary>The connection dropped, or the stream ended, before the response was complete.</summary>
     ConnectionLost,
 
-    /// <summary>Not tried: the endpoint kept failing recently, so its circuit is open for <c>OpenAIBackendOptions.BreakDuration</c>.</summary>
+    /// <summary>Not tried: the endpoint kept failing recently, so its circuit is open for <c>OpenAIOptions.BreakDuration</c>.</summary>
     CircuitOpen,
 }

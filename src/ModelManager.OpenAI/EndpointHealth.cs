@@ -8,7 +8,7 @@ namespace ModelManager;
 /// <remarks>
 /// Thread-safe. Owned by the backend, so that an endpoint found dead stays skipped across evictions and reloads. The breaker
 /// sits outside the retries and counts whole calls: two calls in a row that still fail transiently after their retries open
-/// it for <see cref="OpenAIBackendOptions.BreakDuration"/>; afterwards one probe call decides whether it closes again.
+/// it for <see cref="OpenAIOptions.BreakDuration"/>; afterwards one probe call decides whether it closes again.
 /// </remarks>
 internal sealed class EndpointHealth
 {
@@ -20,7 +20,7 @@ internal sealed class EndpointHealth
 
     private readonly CircuitBreakerStateProvider _state = new();
 
-    public EndpointHealth(Uri endpoint, string remoteModel, OpenAIBackendOptions options, TimeProvider time, ILogger logger)
+    public EndpointHealth(Uri endpoint, string remoteModel, OpenAIOptions options, TimeProvider time, ILogger logger)
     {
         Endpoint = endpoint;
         BreakDuration = options.BreakDuration;

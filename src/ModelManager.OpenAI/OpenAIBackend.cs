@@ -13,14 +13,14 @@ namespace ModelManager;
 /// </remarks>
 internal sealed class OpenAIBackend : IModelBackend
 {
-    private readonly OpenAIBackendOptions _options;
+    private readonly OpenAIOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<(Uri Endpoint, string RemoteModel), EndpointHealth> _health = new();
 
-    public OpenAIBackend(IOptions<OpenAIBackendOptions>? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+    public OpenAIBackend(IOptions<OpenAIOptions>? options = null, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
     {
-        _options = options?.Value ?? new OpenAIBackendOptions();
+        _options = options?.Value ?? new OpenAIOptions();
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("ModelManager.OpenAI");
     }

@@ -22,7 +22,7 @@ internal sealed class OpenAIEndpoint : IDisposable
 {
     private readonly HttpClient _http;
 
-    public OpenAIEndpoint(string modelName, Uri url, OpenAIModelSettings settings, OpenAIBackendOptions options, EndpointHealth health, TimeProvider time, ILogger logger)
+    public OpenAIEndpoint(string modelName, Uri url, OpenAIModelSettings settings, OpenAIOptions options, EndpointHealth health, TimeProvider time, ILogger logger)
     {
         Url = url;
         Health = health;
@@ -115,7 +115,7 @@ internal sealed class OpenAIEndpoint : IDisposable
         return options;
     }
 
-    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(string modelName, Uri url, OpenAIModelSettings settings, OpenAIBackendOptions options,
+    private static ResiliencePipeline<HttpResponseMessage> BuildPipeline(string modelName, Uri url, OpenAIModelSettings settings, OpenAIOptions options,
         EndpointHealth health, TimeProvider time, ILogger logger, TimeSpan attemptTimeout)
     {
         // The breaker sees whole calls (after their retries), so a call reports the endpoint's real status, and two failed calls in a row open it.
@@ -130,7 +130,7 @@ internal sealed class OpenAIEndpoint : IDisposable
                 Delay = options.RetryBaseDelay,
                 MaxDelay = options.MaxRetryDelay,
                 ShouldHandle = args => ValueTask.FromResult(EndpointErrors.IsTransient(args.Outcome)),
-                DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome, options.MaxRetryDelay)),
+                DelayGenerator = args => ValueTask.FromResult(RetryAfter(args.Outcome, options.MaxRetryDelay, time)),
                 OnRetry = args =>
                 {
                     if (logger.IsEnabled(LogLevel.Debug))
@@ -150,14 +150,14 @@ internal sealed class OpenAIEndpoint : IDisposable
     }
 
     /// <summary>The delay a 429 or 503 asks for with <c>Retry-After</c>, capped; null lets the exponential backoff decide.</summary>
-    private static TimeSpan? RetryAfter(Outcome<HttpResponseMessage> outcome, TimeSpan cap)
+    private static TimeSpan? RetryAfter(Outcome<HttpResponseMessage> outcome, TimeSpan cap, TimeProvider time)
     {
         if (outcome.Result?.Headers.RetryAfter is not { } retryAfter)
         {
             return null;
         }
 
-        var delay = retryAfter.Delta ?? (retryAfter.Date is { } date ? date - DateTimeOffset.UtcNow : null);
+        var delay = retryAfter.Delta ?? (retryAfter.Date is { } date ? date - time.GetUtcNow() : null);
         return delay is { } d ? (d < TimeSpan.Zero ? TimeSpan.Zero : d > cap ? cap : d) : null;
     }
 }

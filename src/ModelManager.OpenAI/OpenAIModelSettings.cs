@@ -8,10 +8,11 @@ internal sealed class OpenAIModelSettings
     /// <summary>The highest <c>max_retries</c> accepted.</summary>
     public const int MaxRetriesLimit = 10;
 
+    /// <summary>The longest <c>timeout_seconds</c> accepted, and the longest of every duration in <see cref="OpenAIOptions"/>: one day.</summary>
+    public const double MaxTimeoutSeconds = 86_400;
+
     /// <summary>The model-level keys this backend reads besides the common ones (<c>path</c> is an alias of <c>endpoint</c>).</summary>
     public static readonly string[] Keys = ["endpoint", "endpoints", "model", "api_key_env", "api_key", "timeout_seconds", "max_retries", "headers", "check_on_load"];
-
-    private const double MaxTimeoutSeconds = 86_400;
 
     private OpenAIModelSettings(IReadOnlyList<Uri> endpoints, string remoteModel, Secret? apiKey, string keySource, TimeSpan timeout, int maxRetries,
         IReadOnlyDictionary<string, string> headers, bool checkOnLoad)
@@ -150,7 +151,7 @@ internal sealed class OpenAIModelSettings
 
     /// <summary>Resolves the settings and reads the key from its environment variable.</summary>
     /// <exception cref="ModelLoadException">The key's environment variable is not set, or no endpoint is usable.</exception>
-    public static OpenAIModelSettings From(ModelDescriptor model, OpenAIBackendOptions options)
+    public static OpenAIModelSettings From(ModelDescriptor model, OpenAIOptions options)
     {
         var urls = new List<Uri>();
         var first = model.GetSetting("endpoint") ?? model.Path;

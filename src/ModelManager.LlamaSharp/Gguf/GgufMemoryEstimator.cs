@@ -46,9 +46,6 @@ internal static class GgufMemoryEstimator
     /// <summary>Resident bytes per tensor for the loader's and the graph scheduler's metadata.</summary>
     public const long BytesPerTensor = 12 * 1024;
 
-    /// <summary>The context llama.cpp uses when none is requested and the model declares none.</summary>
-    public const int DefaultContextLength = 4096;
-
     /// <summary>Estimates the bytes a model costs when loaded with <paramref name="parallel"/> sequences of <paramref name="contextLength"/> tokens each.</summary>
     /// <param name="info">The model, as read by <see cref="GgufReader"/>.</param>
     /// <param name="contextLength">Tokens per sequence; 0 or less means the model's training context.</param>
@@ -59,7 +56,7 @@ internal static class GgufMemoryEstimator
         double sequences = Math.Max(parallel, 1);
         double perSequence = contextLength > 0 ? contextLength
             : info.ContextLength > 0 ? info.ContextLength
-            : DefaultContextLength;
+            : LlamaSharpModelSettings.DefaultContextLength;
         double nCtx = perSequence * sequences;
 
         // Metadata values are validated as non-negative but may be huge; doubles cannot overflow here.

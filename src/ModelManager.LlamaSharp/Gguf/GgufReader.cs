@@ -164,14 +164,7 @@ internal static partial class GgufReader
                 throw r.Error($"duplicate metadata key '{key}'", keyOffset);
             }
 
-            long typeOffset = r.Position;
-            uint rawType = r.ReadUInt32($"value type of '{key}'");
-            if (rawType > (uint)GgufValueType.Float64)
-            {
-                throw r.Error($"metadata key '{key}' has unknown value type {rawType}", typeOffset);
-            }
-
-            var type = (GgufValueType)rawType;
+            var type = ReadValueType(r, $"value type of '{key}'", $"metadata key '{key}' has unknown value type");
             long valueOffset = r.Position;
             var value = new MetadataValue(type, valueOffset);
             if (type == GgufValueType.Array)
@@ -187,6 +180,19 @@ internal static partial class GgufReader
         }
 
         return kvs;
+    }
+
+    // A value type tag; an unknown one is an error at the tag's offset, "{unknown} {number}".
+    private static GgufValueType ReadValueType(GgufByteReader r, string what, string unknown)
+    {
+        long offset = r.Position;
+        uint raw = r.ReadUInt32(what);
+        if (raw > (uint)GgufValueType.Float64)
+        {
+            throw r.Error($"{unknown} {raw}", offset);
+        }
+
+        return (GgufValueType)raw;
     }
 
     private static object ReadScalar(GgufByteReader r, GgufValueType type, string key) => type switch
@@ -209,13 +215,7 @@ internal static partial class GgufReader
     private static void ReadArray(GgufByteReader r, string key, MetadataValue? value, int depth)
     {
         long typeOffset = r.Position;
-        uint rawType = r.ReadUInt32($"array element type of '{key}'");
-        if (rawType > (uint)GgufValueType.Float64)
-        {
-            throw r.Error($"metadata key '{key}' is an array of unknown value type {rawType}", typeOffset);
-        }
-
-        var elementType = (GgufValueType)rawType;
+        var elementType = ReadValueType(r, $"array element type of '{key}'", $"metadata key '{key}' is an array of unknown value type");
         long countOffset = r.Position;
         ulong count = r.ReadUInt64($"array length of '{key}'");
         long minSize = elementType switch

@@ -24,12 +24,9 @@ public static class SyntheticGgufWriter
     private const int Alignment = 32;
     private const uint GgufVersion = 3;
 
-    private const uint TypeU32 = 4;
-    private const uint TypeI32 = 5;
-    private const uint TypeF32 = 6;
-    private const uint TypeBool = 7;
-    private const uint TypeString = 8;
-    private const uint TypeArray = 9;
+    // Every weight is F32 (written from float spans); its size comes from the reader's table, as the reader checks it.
+    private const GgmlType WeightType = GgmlType.F32;
+    private static readonly long BytesPerWeight = GgmlTypeTraits.ByteSize(WeightType, 1)!.Value;
 
     private const int TokenNormal = 1;
     private const int TokenUnknown = 2;
@@ -139,9 +136,9 @@ public static class SyntheticGgufWriter
         // The header size depends on the block count only (values are fixed-width), so fit blocks first
         // with a typical feed-forward width, then fit the width exactly to what remains.
         long defaultFf = Math.Max(1, embd * 8 / 3);
-        long budget = (options.TargetBytes - HeaderSize(options, vocab, dims, blocks: 1)) / 4 - dims.EmbeddingParams;
+        long budget = (options.TargetBytes - HeaderSize(options, vocab, dims, blocks: 1)) / BytesPerWeight - dims.EmbeddingParams;
         int blocks = (int)Math.Clamp(budget / (dims.AttentionParams + (3L * embd * defaultFf)), 1, 4096);
-        budget = (options.TargetBytes - HeaderSize(options, vocab, dims, blocks)) / 4 - dims.EmbeddingParams;
+        budget = (options.TargetBytes - HeaderSize(options, vocab, dims, blocks)) / BytesPerWeight - dims.EmbeddingParams;
         long ff = Math.Clamp((budget - (blocks * dims.AttentionParams)) / (3L * embd * blocks), 1, 1 << 20);
 
         var tensors = BuildTensors(dims, blocks, (int)ff);
@@ -150,13 +147,13 @@ public static class SyntheticGgufWriter
         foreach (var tensor in tensors)
         {
             tensor.Offset = offset;
-            offset += AlignUp(tensor.Elements * 4);
+            offset += AlignUp(tensor.Bytes);
             parameters += tensor.Elements;
         }
 
         var shape = new SyntheticGgufShape(
             embd, blocks, (int)ff, dims.Heads, dims.HeadsKv, nVocab, options.ContextLength,
-            parameters, parameters * 4, 0);
+            parameters, parameters * BytesPerWeight, 0);
         byte[] header = BuildHeader(options, vocab, dims, shape, tensors);
         return new Layout(shape with { FileBytes = header.Length + offset }, header, tensors, vocab);
     }
@@ -164,7 +161,7 @@ public static class SyntheticGgufWriter
     // The widest embedding (a multiple of 32, then 64, then 128) that still leaves room for four blocks.
     private static int ChooseEmbedding(long targetBytes, int nVocab)
     {
-        long parameters = targetBytes / 4;
+        long parameters = targetBytes / BytesPerWeight;
         int best = 32;
         for (int e = 32; e <= 8192; e += e < 64 ? 32 : e < 256 ? 64 : 128)
         {
@@ -221,54 +218,54 @@ public static class SyntheticGgufWriter
         w.U64(0);
 
         int kvCount = 0;
-        void Kv(string key, uint type)
+        void Kv(string key, GgufValueType type)
         {
             w.Str(key);
-            w.U32(type);
+            w.U32((uint)type);
             kvCount++;
         }
 
-        Kv("general.architecture", TypeString); w.Str("llama");
-        Kv("general.name", TypeString); w.Str(options.Name);
-        Kv("general.file_type", TypeU32); w.U32(0); // ALL_F32
-        Kv("general.alignment", TypeU32); w.U32(Alignment);
-        Kv("llama.context_length", TypeU32); w.U32((uint)shape.ContextLength);
-        Kv("llama.embedding_length", TypeU32); w.U32((uint)d.Embd);
-        Kv("llama.block_count", TypeU32); w.U32((uint)shape.BlockCount);
-        Kv("llama.feed_forward_length", TypeU32); w.U32((uint)shape.FeedForwardLength);
-        Kv("llama.rope.dimension_count", TypeU32); w.U32((uint)d.HeadDim);
-        Kv("llama.attention.head_count", TypeU32); w.U32((uint)d.Heads);
-        Kv("llama.attention.head_count_kv", TypeU32); w.U32((uint)d.HeadsKv);
-        Kv("llama.attention.layer_norm_rms_epsilon", TypeF32); w.F32(1e-5f);
-        Kv("llama.rope.freq_base", TypeF32); w.F32(10000f);
-        Kv("llama.vocab_size", TypeU32); w.U32((uint)vocab.Count);
-        Kv("tokenizer.ggml.model", TypeString); w.Str("llama");
-        Kv("tokenizer.ggml.tokens", TypeArray); w.U32(TypeString); w.U64((ulong)vocab.Count);
+        Kv("general.architecture", GgufValueType.String); w.Str("llama");
+        Kv("general.name", GgufValueType.String); w.Str(options.Name);
+        Kv("general.file_type", GgufValueType.UInt32); w.U32(0); // ALL_F32
+        Kv("general.alignment", GgufValueType.UInt32); w.U32(Alignment);
+        Kv("llama.context_length", GgufValueType.UInt32); w.U32((uint)shape.ContextLength);
+        Kv("llama.embedding_length", GgufValueType.UInt32); w.U32((uint)d.Embd);
+        Kv("llama.block_count", GgufValueType.UInt32); w.U32((uint)shape.BlockCount);
+        Kv("llama.feed_forward_length", GgufValueType.UInt32); w.U32((uint)shape.FeedForwardLength);
+        Kv("llama.rope.dimension_count", GgufValueType.UInt32); w.U32((uint)d.HeadDim);
+        Kv("llama.attention.head_count", GgufValueType.UInt32); w.U32((uint)d.Heads);
+        Kv("llama.attention.head_count_kv", GgufValueType.UInt32); w.U32((uint)d.HeadsKv);
+        Kv("llama.attention.layer_norm_rms_epsilon", GgufValueType.Float32); w.F32(1e-5f);
+        Kv("llama.rope.freq_base", GgufValueType.Float32); w.F32(10000f);
+        Kv("llama.vocab_size", GgufValueType.UInt32); w.U32((uint)vocab.Count);
+        Kv("tokenizer.ggml.model", GgufValueType.String); w.Str("llama");
+        Kv("tokenizer.ggml.tokens", GgufValueType.Array); w.U32((uint)GgufValueType.String); w.U64((ulong)vocab.Count);
         foreach (string token in vocab.Tokens)
         {
             w.Str(token);
         }
 
-        Kv("tokenizer.ggml.scores", TypeArray); w.U32(TypeF32); w.U64((ulong)vocab.Count);
+        Kv("tokenizer.ggml.scores", GgufValueType.Array); w.U32((uint)GgufValueType.Float32); w.U64((ulong)vocab.Count);
         for (int i = 0; i < vocab.Count; i++)
         {
             w.F32(0f);
         }
 
-        Kv("tokenizer.ggml.token_type", TypeArray); w.U32(TypeI32); w.U64((ulong)vocab.Count);
+        Kv("tokenizer.ggml.token_type", GgufValueType.Array); w.U32((uint)GgufValueType.Int32); w.U64((ulong)vocab.Count);
         foreach (int type in vocab.Types)
         {
             w.U32((uint)type);
         }
 
-        Kv("tokenizer.ggml.bos_token_id", TypeU32); w.U32(1);
-        Kv("tokenizer.ggml.eos_token_id", TypeU32); w.U32(2);
-        Kv("tokenizer.ggml.unknown_token_id", TypeU32); w.U32(0);
-        Kv("tokenizer.ggml.add_bos_token", TypeBool); w.U8(1);
-        Kv("tokenizer.ggml.add_eos_token", TypeBool); w.U8(0);
+        Kv("tokenizer.ggml.bos_token_id", GgufValueType.UInt32); w.U32(1);
+        Kv("tokenizer.ggml.eos_token_id", GgufValueType.UInt32); w.U32(2);
+        Kv("tokenizer.ggml.unknown_token_id", GgufValueType.UInt32); w.U32(0);
+        Kv("tokenizer.ggml.add_bos_token", GgufValueType.Bool); w.U8(1);
+        Kv("tokenizer.ggml.add_eos_token", GgufValueType.Bool); w.U8(0);
         if (options.ChatTemplate is { } template)
         {
-            Kv("tokenizer.chat_template", TypeString); w.Str(template);
+            Kv("tokenizer.chat_template", GgufValueType.String); w.Str(template);
         }
 
         foreach (var tensor in tensors)
@@ -280,7 +277,7 @@ public static class SyntheticGgufWriter
                 w.U64((ulong)dim);
             }
 
-            w.U32(0); // GGML_TYPE_F32
+            w.U32((uint)WeightType);
             w.U64((ulong)tensor.Offset);
         }
 
@@ -327,7 +324,7 @@ public static class SyntheticGgufWriter
                 done += n;
             }
 
-            written += tensor.Elements * 4;
+            written += tensor.Bytes;
             long padding = AlignUp(written) - written;
             if (padding > 0)
             {
@@ -403,6 +400,8 @@ public static class SyntheticGgufWriter
         public float Scale { get; } = scale;
 
         public long Elements { get; } = dims.Aggregate(1L, (a, b) => a * b);
+
+        public long Bytes => Elements * BytesPerWeight;
 
         public long Offset { get; set; }
     }

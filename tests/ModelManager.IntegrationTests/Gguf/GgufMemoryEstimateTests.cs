@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Runtime.InteropServices;
 using LLama;
 using LLama.Common;
 using LLama.Native;

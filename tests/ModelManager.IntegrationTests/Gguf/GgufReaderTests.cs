@@ -93,18 +93,13 @@ public sealed class GgufReaderTests
 
         var info = Read(file);
 
-        Assert.Equal("200", info.Metadata["t.u8"]);
-        Assert.Equal("-5", info.Metadata["t.i8"]);
-        Assert.Equal("60000", info.Metadata["t.u16"]);
-        Assert.Equal("-300", info.Metadata["t.i16"]);
-        Assert.Equal("4000000000", info.Metadata["t.u32"]);
-        Assert.Equal("-70000", info.Metadata["t.i32"]);
-        Assert.Equal("1.5", info.Metadata["t.f32"]);
-        Assert.Equal("true", info.Metadata["t.bool"]);
-        Assert.Equal("18446744073709551615", info.Metadata["t.u64"]);
-        Assert.Equal("-9223372036854775808", info.Metadata["t.i64"]);
-        Assert.Equal("-0.25", info.Metadata["t.f64"]);
-        Assert.Equal("héllo", info.Metadata["t.string"]);
+        (string Key, string Value)[] scalars =
+        [
+            ("t.u8", "200"), ("t.i8", "-5"), ("t.u16", "60000"), ("t.i16", "-300"),
+            ("t.u32", "4000000000"), ("t.i32", "-70000"), ("t.f32", "1.5"), ("t.bool", "true"),
+            ("t.u64", "18446744073709551615"), ("t.i64", "-9223372036854775808"), ("t.f64", "-0.25"), ("t.string", "héllo"),
+        ];
+        Assert.All(scalars, s => Assert.Equal(s.Value, info.Metadata[s.Key]));
         Assert.DoesNotContain("t.nested", info.Metadata.Keys);
         Assert.DoesNotContain("t.strings", info.Metadata.Keys);
         Assert.Equal(0, info.TensorCount);

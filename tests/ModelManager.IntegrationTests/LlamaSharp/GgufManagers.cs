@@ -11,18 +11,30 @@ internal static class GgufManagers
 
     public static (ServiceProvider Services, IModelManager Manager) Create(string json)
     {
-        var dir = TestCache.NewScratchDirectory();
-        var path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, json);
-        var services = new ServiceCollection();
-        services.AddModelManager(path).AddLlamaSharp().AddFakeBackend();
-        var provider = services.BuildServiceProvider();
+        var provider = BuildProvider(json);
         return (provider, provider.GetRequiredService<IModelManager>());
     }
+
+    /// <summary>A manager over <see cref="Stories"/> alone, with a 512 MB budget.</summary>
+    public static OneModelManager CreateStories() => new(BuildProvider($$"""{ "max_memory_mb": 512, "models": [ {{Stories()}} ] }"""), "stories");
+
+    /// <summary>A descriptor as the manager would build it (context 256, parallel 8, as <see cref="Stories"/>), for driving the backend directly.</summary>
+    public static ModelDescriptor Descriptor(string name, string path) =>
+        new(name, "gguf", path, 256, new GenerationOptions { DoSample = false, MaxTokens = 48 }, 3, TimeSpan.Zero, false, [],
+            new Dictionary<string, string?> { ["parallel"] = "8" }, "models[0]");
 
     public static string Stories(string name = "stories", int priority = 3, string extra = "") =>
         $$"""{ "name": "{{name}}", "type": "gguf", "path": {{System.Text.Json.JsonSerializer.Serialize(SharedModels.Stories260K)}}, "context_length": 256, "parallel": 8, "memory_priority": {{priority}}, "parameters": { "do_sample": false, "max_tokens": 48 } {{(extra.Length > 0 ? ", " + extra : "")}} }""";
 
     public static string Gguf(string name, string path, int priority = 3, string extra = "") =>
         $$"""{ "name": "{{name}}", "type": "gguf", "path": {{System.Text.Json.JsonSerializer.Serialize(path)}}, "context_length": 128, "parallel": 4, "memory_priority": {{priority}}, "parameters": { "do_sample": false, "max_tokens": 8 } {{(extra.Length > 0 ? ", " + extra : "")}} }""";
+
+    private static ServiceProvider BuildProvider(string json)
+    {
+        var path = Path.Combine(TestCache.NewScratchDirectory(), "config.json");
+        File.WriteAllText(path, json);
+        var services = new ServiceCollection();
+        services.AddModelManager(path).AddLlamaSharp().AddFakeBackend();
+        return services.BuildServiceProvider();
+    }
 }

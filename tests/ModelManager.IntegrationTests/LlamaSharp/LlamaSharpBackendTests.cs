@@ -1,3 +1,4 @@
+using LLama;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -10,10 +11,9 @@ public sealed class LlamaSharpBackendTests
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task GenerateAsync_Greedy_ReproducesTheReferenceText()
     {
-        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
-        await using var _ = services;
+        await using var stories = GgufManagers.CreateStories();
 
-        var text = await manager.GetModel("stories").GenerateAsync(Prompt);
+        var text = await stories.Model.GenerateAsync(Prompt);
 
         Assert.StartsWith(Prompt + text.TrimEnd(), GgufManagers.StoriesReference + "\nLily's mom said", StringComparison.Ordinal);
         Assert.True(text.Length > 60, $"only {text.Length} characters: «{text}»");
@@ -42,17 +42,15 @@ public sealed class LlamaSharpBackendTests
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task EightConcurrentCallers_GetTheSameGreedyOutputAsSequentialRuns()
     {
-        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("stories");
+        await using var stories = GgufManagers.CreateStories();
         string[] prompts = ["Once upon a time", "The little dog", "One day, Lily", "Tom and Sue", "The sun was", "There was a big", "Mom said", "A bird"];
         var sequential = new List<string>();
         foreach (var p in prompts)
         {
-            sequential.Add(await model.GenerateAsync(p));
+            sequential.Add(await stories.Model.GenerateAsync(p));
         }
 
-        var concurrent = await Task.WhenAll(prompts.Select(p => Task.Run(() => model.GenerateAsync(p))));
+        var concurrent = await Task.WhenAll(prompts.Select(p => Task.Run(() => stories.Model.GenerateAsync(p))));
 
         Assert.Equal(sequential, concurrent);
         Assert.Equal(8, sequential.Distinct().Count());
@@ -64,41 +62,8 @@ public sealed class LlamaSharpBackendTests
         var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories(extra: "\"parameters\": { \"do_sample\": false, \"max_tokens\": 200 }")}} ] }""".Replace("\"parameters\": { \"do_sample\": false, \"max_tokens\": 48 } ,", "", StringComparison.Ordinal));
         await using var _ = services;
         var model = manager.GetModel("stories");
-        var started = new SemaphoreSlim(0);
-        var resume = new TaskCompletionSource();
 
-        async Task<(int Pieces, Exception? Error)> Stream(string prompt)
-        {
-            var n = 0;
-            try
-            {
-                await foreach (var __ in model.GenerateStreamingAsync(prompt, new GenerationOptions { MaxTokens = 200 }))
-                {
-                    if (++n == 2)
-                    {
-                        started.Release();
-                        await resume.Task; // hold the stream open, mid-generation, until the unload has begun
-                    }
-                }
-
-                return (n, null);
-            }
-            catch (Exception e)
-            {
-                return (n, e);
-            }
-        }
-
-        var streams = new[] { "Once", "The dog", "Lily", "A cat" }.Select(p => Task.Run(() => Stream(p))).ToArray();
-        for (var i = 0; i < 4; i++)
-        {
-            Assert.True(await started.WaitAsync(TimeSpan.FromSeconds(30)));
-        }
-
-        var unload = manager.UnloadModelAsync("stories", force: true);
-        resume.SetResult();
-        Assert.True(await unload.WaitAsync(TimeSpan.FromSeconds(30)));
-        var results = await Task.WhenAll(streams);
+        var results = await ForceUnloadProbe.RunAsync(manager, "stories", ["Once", "The dog", "Lily", "A cat"], maxTokens: 200, TimeSpan.FromSeconds(30));
 
         Assert.All(results, r => Assert.Equal("stories", Assert.IsType<ModelUnloadedException>(r.Error).ModelName));
         Assert.All(results, r => Assert.Equal(2, r.Pieces));
@@ -140,10 +105,9 @@ public sealed class LlamaSharpBackendTests
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task Stats_ShowEstimateAndActualSideBySide()
     {
-        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
-        await using var _ = services;
-        await manager.LoadModelAsync("stories");
-        var stats = manager.GetModelStats()["stories"];
+        await using var stories = GgufManagers.CreateStories();
+        await stories.Manager.LoadModelAsync("stories");
+        var stats = stories.Manager.GetModelStats()["stories"];
         var info = GgufReader.Read(SharedModels.Stories260K);
         Assert.Equal(GgufMemoryEstimator.Estimate(info, 256, 8), stats.EstimatedBytes);
         Assert.InRange(stats.ActualBytes, info.TensorBytes, stats.EstimatedBytes * 2);
@@ -153,25 +117,21 @@ public sealed class LlamaSharpBackendTests
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task PromptLongerThanTheContext_IsRejectedInManagedCode_AndTheModelKeepsWorking()
     {
-        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("stories");
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => model.GenerateAsync(string.Join(' ', Enumerable.Repeat("Once upon a time", 200))));
+        await using var stories = GgufManagers.CreateStories();
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => stories.Model.GenerateAsync(string.Join(' ', Enumerable.Repeat("Once upon a time", 200))));
         Assert.Contains("model 'stories' has a context of 256 tokens", e.Message, StringComparison.Ordinal);
-        Assert.StartsWith(GgufManagers.StoriesReference[Prompt.Length..][..20], await model.GenerateAsync(Prompt), StringComparison.Ordinal);
-        Assert.Equal(0, manager.GetModelStats()["stories"].ActiveLeases);
+        Assert.StartsWith(GgufManagers.StoriesReference[Prompt.Length..][..20], await stories.Model.GenerateAsync(Prompt), StringComparison.Ordinal);
+        Assert.Equal(0, stories.Manager.GetModelStats()["stories"].ActiveLeases);
     }
 
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task StopSequences_And_MaxTokens_AreHonoured()
     {
-        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("stories");
-        var cut = await model.GenerateAsync(Prompt, new GenerationOptions { StopSequences = [" Lily"] });
+        await using var stories = GgufManagers.CreateStories();
+        var cut = await stories.Model.GenerateAsync(Prompt, new GenerationOptions { StopSequences = [" Lily"] });
         Assert.Equal(", there was a little girl named", cut);
         var four = new List<string>();
-        await foreach (var p in model.GenerateStreamingAsync(Prompt, new GenerationOptions { MaxTokens = 4 }))
+        await foreach (var p in stories.Model.GenerateStreamingAsync(Prompt, new GenerationOptions { MaxTokens = 4 }))
         {
             four.Add(p);
         }
@@ -199,12 +159,25 @@ public sealed class LlamaSharpBackendTests
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task ChatClient_WithoutTemplate_UsesThePlainFormat()
     {
-        var (services, manager) = GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("stories");
-        var reply = await model.AsChatClient().GetResponseAsync([new ChatMessage(ChatRole.User, "Tell me a story")], new ChatOptions { MaxOutputTokens = 20 });
-        var raw = await model.GenerateAsync("User: Tell me a story\nAssistant:", new GenerationOptions { MaxTokens = 20, StopSequences = ["\nUser:", "\nSystem:"] });
+        await using var stories = GgufManagers.CreateStories();
+        var reply = await stories.Model.AsChatClient().GetResponseAsync([new ChatMessage(ChatRole.User, "Tell me a story")], new ChatOptions { MaxOutputTokens = 20 });
+        var raw = await stories.Model.GenerateAsync("User: Tell me a story\nAssistant:", new GenerationOptions { MaxTokens = 20, StopSequences = ["\nUser:", "\nSystem:"] });
         Assert.Equal(raw, reply.Text);
         Assert.False(string.IsNullOrWhiteSpace(raw));
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task GetService_ReturnsTheModelsLLamaWeights_AndNullForAnUnrelatedType()
+    {
+        var backend = new LlamaSharpBackend();
+        await using var instance = await backend.LoadAsync(GgufManagers.Descriptor("stories", SharedModels.Stories260K), null, CancellationToken.None);
+
+        var weights = Assert.IsType<LLamaWeights>(instance.GetService(typeof(LLamaWeights)));
+
+        Assert.Equal(GgufReader.Read(SharedModels.Stories260K).VocabSize, weights.Vocab.Count);
+        Assert.Same(weights, instance.GetService(typeof(LLamaWeights)));
+        Assert.Same(instance, instance.GetService(typeof(IModelInstance)));
+        Assert.Null(instance.GetService(typeof(string)));
+        Assert.Null(instance.GetService(typeof(LLamaWeights), serviceKey: "other"));
     }
 }

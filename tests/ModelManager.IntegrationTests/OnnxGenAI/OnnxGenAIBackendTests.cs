@@ -1,4 +1,5 @@
 using Microsoft.Extensions.AI;
+using Microsoft.ML.OnnxRuntimeGenAI;
 
 namespace ModelManager.IntegrationTests;
 
@@ -65,17 +66,15 @@ public sealed class OnnxGenAIBackendTests
     [SharedModelFact(OnnxManagers.TinyMarker)]
     public async Task OutOfVocabularyPrompt_IsRejectedInManagedCode_AndTheModelKeepsWorking()
     {
-        var (services, manager) = OnnxManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{OnnxManagers.Onnx("tiny", OnnxManagers.TinyGpt2)}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("tiny");
-        var before = await model.GenerateAsync(OnnxManagers.Prompt);
+        await using var tiny = OnnxManagers.CreateTiny();
+        var before = await tiny.Model.GenerateAsync(OnnxManagers.Prompt);
 
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => model.GenerateAsync("Hello world"));
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => tiny.Model.GenerateAsync("Hello world"));
 
         Assert.Contains("model 'tiny' holds token id 15496 (at position 0), outside the model's vocabulary of 1000 ids", e.Message, StringComparison.Ordinal);
-        Assert.Equal(before, await model.GenerateAsync(OnnxManagers.Prompt));
-        Assert.Equal(0, manager.GetModelStats()["tiny"].ActiveLeases);
-        Assert.Equal(1, manager.GetModelStats()["tiny"].LoadCount);
+        Assert.Equal(before, await tiny.Model.GenerateAsync(OnnxManagers.Prompt));
+        Assert.Equal(0, tiny.Manager.GetModelStats()["tiny"].ActiveLeases);
+        Assert.Equal(1, tiny.Manager.GetModelStats()["tiny"].LoadCount);
     }
 
     [SharedModelFact(OnnxManagers.TinyMarker)]
@@ -136,50 +135,15 @@ public sealed class OnnxGenAIBackendTests
     [SharedModelFact(OnnxManagers.TinyMarker)]
     public async Task ForceUnload_WhileFourStreamsRun_EndsThemWithModelUnloadedException_AndTheModelReloads()
     {
-        var (services, manager) = OnnxManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{OnnxManagers.Onnx("tiny", OnnxManagers.TinyGpt2)}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("tiny");
-        var expected = await model.GenerateAsync(OnnxManagers.Prompt);
-        var started = new SemaphoreSlim(0);
-        var resume = new TaskCompletionSource();
+        await using var tiny = OnnxManagers.CreateTiny();
+        var expected = await tiny.Model.GenerateAsync(OnnxManagers.Prompt);
 
-        async Task<Exception?> Stream()
-        {
-            var n = 0;
-            try
-            {
-                await foreach (var __ in model.GenerateStreamingAsync(OnnxManagers.Prompt, new GenerationOptions { MaxTokens = 400 }))
-                {
-                    if (++n == 2)
-                    {
-                        started.Release();
-                        await resume.Task;
-                    }
-                }
+        var results = await ForceUnloadProbe.RunAsync(tiny.Manager, "tiny", Enumerable.Repeat(OnnxManagers.Prompt, 4).ToArray(), maxTokens: 400, TimeSpan.FromSeconds(10));
 
-                return null;
-            }
-            catch (Exception e)
-            {
-                return e;
-            }
-        }
-
-        var streams = Enumerable.Range(0, 4).Select(_ => Task.Run(Stream)).ToArray();
-        for (var i = 0; i < 4; i++)
-        {
-            Assert.True(await started.WaitAsync(TimeSpan.FromSeconds(10)));
-        }
-
-        var unload = manager.UnloadModelAsync("tiny", force: true);
-        resume.SetResult();
-        Assert.True(await unload.WaitAsync(TimeSpan.FromSeconds(10)));
-        var errors = await Task.WhenAll(streams);
-
-        Assert.All(errors, e => Assert.Equal("tiny", Assert.IsType<ModelUnloadedException>(e).ModelName));
-        Assert.Equal(ModelState.Unloaded, manager.GetModelStats()["tiny"].State);
-        Assert.Equal(expected, await model.GenerateAsync(OnnxManagers.Prompt));
-        Assert.Equal(2, manager.GetModelStats()["tiny"].LoadCount);
+        Assert.All(results, r => Assert.Equal("tiny", Assert.IsType<ModelUnloadedException>(r.Error).ModelName));
+        Assert.Equal(ModelState.Unloaded, tiny.Manager.GetModelStats()["tiny"].State);
+        Assert.Equal(expected, await tiny.Model.GenerateAsync(OnnxManagers.Prompt));
+        Assert.Equal(2, tiny.Manager.GetModelStats()["tiny"].LoadCount);
     }
 
     [SharedModelFact(OnnxManagers.TinyMarker)]
@@ -200,13 +164,11 @@ public sealed class OnnxGenAIBackendTests
     [SharedModelFact(OnnxManagers.TinyMarker)]
     public async Task StopSequences_And_MaxTokens_AreHonoured()
     {
-        var (services, manager) = OnnxManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{OnnxManagers.Onnx("tiny", OnnxManagers.TinyGpt2)}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("tiny");
+        await using var tiny = OnnxManagers.CreateTiny();
 
-        var cut = await model.GenerateAsync(OnnxManagers.Prompt, new GenerationOptions { StopSequences = ["\u0010"] });
+        var cut = await tiny.Model.GenerateAsync(OnnxManagers.Prompt, new GenerationOptions { StopSequences = ["\u0010"] });
         var pieces = new List<string>();
-        await foreach (var p in model.GenerateStreamingAsync(OnnxManagers.Prompt, new GenerationOptions { MaxTokens = 2 }))
+        await foreach (var p in tiny.Model.GenerateStreamingAsync(OnnxManagers.Prompt, new GenerationOptions { MaxTokens = 2 }))
         {
             pieces.Add(p);
         }
@@ -245,16 +207,15 @@ public sealed class OnnxGenAIBackendTests
     [SharedModelFact(OnnxManagers.TinyMarker)]
     public async Task ChatClient_WithoutAnyTemplate_UsesThePlainFormat_WhichThisVocabularyCannotEmbed()
     {
-        var (services, manager) = OnnxManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{OnnxManagers.Onnx("tiny", OnnxManagers.TinyGpt2)}} ] }""");
-        await using var _ = services;
+        await using var tiny = OnnxManagers.CreateTiny();
         await using var direct = await OnnxManagers.LoadDirectAsync("tiny", OnnxManagers.TinyGpt2);
         ChatMessage[] messages = [new(ChatRole.System, "a b"), new(ChatRole.User, "c d")];
 
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => manager.GetModel("tiny").AsChatClient().GetResponseAsync(messages));
+        var e = await Assert.ThrowsAsync<ArgumentException>(() => tiny.Model.AsChatClient().GetResponseAsync(messages));
 
         Assert.Equal("System: a b\nUser: c d\nAssistant:", direct.Model.FormatChat(messages));
         Assert.Contains("outside the model's vocabulary of 1000 ids", e.Message, StringComparison.Ordinal); // "System" encodes above 999
-        Assert.Equal(" d d", await manager.GetModel("tiny").GenerateAsync(OnnxManagers.Prompt, new GenerationOptions { StopSequences = ["\u0010"] }));
+        Assert.Equal(" d d", await tiny.Model.GenerateAsync(OnnxManagers.Prompt, new GenerationOptions { StopSequences = ["\u0010"] }));
     }
 
     [SharedModelFact(OnnxManagers.TinyMarker)]
@@ -307,5 +268,23 @@ public sealed class OnnxGenAIBackendTests
         Assert.Contains("Cuda interface not available", e.Message, StringComparison.Ordinal);
         Assert.Equal("huggingface", manager.GetModels().Single(m => m.Name == "cpu").Type);
         Assert.StartsWith(" d d", await manager.GetModel("cpu").GenerateAsync(OnnxManagers.Prompt), StringComparison.Ordinal);
+    }
+
+    [SharedModelFact(OnnxManagers.TinyMarker)]
+    public async Task GetService_ReturnsTheNativeModelAndTokenizer_AndNullForAnUnrelatedType()
+    {
+        await using var direct = await OnnxManagers.LoadDirectAsync("tiny", OnnxManagers.TinyGpt2);
+        IModelInstance instance = direct.Model;
+
+        var model = Assert.IsAssignableFrom<Model>(instance.GetService(typeof(Model)));
+        var tokenizer = Assert.IsAssignableFrom<Tokenizer>(instance.GetService(typeof(Tokenizer)));
+
+        using var sequences = tokenizer.Encode(OnnxManagers.Prompt);
+        Assert.Equal(OnnxManagers.PromptIds, sequences[0].ToArray());
+        using var parameters = new GeneratorParams(model);
+        Assert.Same(model, instance.GetService(typeof(Model)));
+        Assert.Same(instance, instance.GetService(typeof(IModelInstance)));
+        Assert.Null(instance.GetService(typeof(string)));
+        Assert.Null(instance.GetService(typeof(Tokenizer), serviceKey: "other"));
     }
 }

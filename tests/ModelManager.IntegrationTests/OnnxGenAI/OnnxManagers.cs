@@ -26,14 +26,12 @@ internal static class OnnxManagers
 
     public static (ServiceProvider Services, IModelManager Manager) Create(string json)
     {
-        var dir = TestCache.NewScratchDirectory();
-        var path = Path.Combine(dir, "config.json");
-        File.WriteAllText(path, json);
-        var services = new ServiceCollection();
-        services.AddModelManager(path).AddOnnxGenAI().AddLlamaSharp().AddFakeBackend();
-        var provider = services.BuildServiceProvider();
+        var provider = BuildProvider(json);
         return (provider, provider.GetRequiredService<IModelManager>());
     }
+
+    /// <summary>A manager over the tiny model alone (<see cref="Onnx"/> defaults), with a 512 MB budget.</summary>
+    public static OneModelManager CreateTiny() => new(BuildProvider($$"""{ "max_memory_mb": 512, "models": [ {{Onnx("tiny", TinyGpt2)}} ] }"""), "tiny");
 
     /// <summary>A huggingface model entry: greedy, 10 tokens, parallel 4 unless <paramref name="extra"/> says otherwise.</summary>
     public static string Onnx(string name, string path, int priority = 3, string extra = "", string type = "huggingface") =>
@@ -93,6 +91,15 @@ internal static class OnnxManagers
         }
 
         return ids.ToArray();
+    }
+
+    private static ServiceProvider BuildProvider(string json)
+    {
+        var path = Path.Combine(TestCache.NewScratchDirectory(), "config.json");
+        File.WriteAllText(path, json);
+        var services = new ServiceCollection();
+        services.AddModelManager(path).AddOnnxGenAI().AddLlamaSharp().AddFakeBackend();
+        return services.BuildServiceProvider();
     }
 
     /// <summary>A backend and one instance it loaded; disposing unloads both.</summary>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ModelManager.IntegrationTests.OpenAI;
 
@@ -16,21 +17,19 @@ public sealed class BadUpstreamTests
     [Fact]
     public async Task ServerErrors_AreRetriedWithBackoff_ThenFailWithTheEndpointAndStatus()
     {
-        await using var server = new RawHttpServer(x => x.RespondAsync(500, """{"error":{"message":"the GPU caught fire","type":"server_error"}}"""));
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"max_retries\": 2, \"check_on_load\": false"));
-        await using var _ = services;
+        await using var upstream = Serve(x => x.RespondAsync(500, """{"error":{"message":"the GPU caught fire","type":"server_error"}}"""), "\"max_retries\": 2, \"check_on_load\": false");
 
         var watch = Stopwatch.StartNew();
-        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
 
         Assert.Equal(EndpointFailureKind.HttpError, e.Kind);
         Assert.Equal(500, e.StatusCode);
-        Assert.Equal(new Uri(server.V1), e.Endpoint);
+        Assert.Equal(new Uri(upstream.Server.V1), e.Endpoint);
         Assert.True(e.IsTransient);
-        Assert.Contains(server.V1, e.Message, StringComparison.Ordinal);
+        Assert.Contains(upstream.Server.V1, e.Message, StringComparison.Ordinal);
         Assert.Contains("HTTP 500", e.Message, StringComparison.Ordinal);
         Assert.Contains("the GPU caught fire", e.Message, StringComparison.Ordinal);
-        Assert.Equal(3, server.CountOf("POST", "/chat/completions")); // 1 attempt + 2 retries
+        Assert.Equal(3, upstream.Server.CountOf("POST", "/chat/completions")); // 1 attempt + 2 retries
         Assert.True(watch.Elapsed < Margin, $"took {watch.Elapsed}");
     }
 
@@ -38,16 +37,14 @@ public sealed class BadUpstreamTests
     public async Task OneServerError_ThenSuccess_IsRecoveredByTheRetry()
     {
         var calls = 0;
-        await using var server = new RawHttpServer(x => Interlocked.Increment(ref calls) == 1
+        await using var upstream = Serve(x => Interlocked.Increment(ref calls) == 1
             ? x.RespondAsync(503, "overloaded", "text/plain")
-            : x.StreamAnswerAsync("Hello", " there"));
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
-        await using var _ = services;
+            : x.StreamAnswerAsync("Hello", " there"), "\"check_on_load\": false");
 
-        var text = await manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang);
+        var text = await upstream.GenerateAsync();
 
         Assert.Equal("Hello there", text);
-        var attempts = server.Received.Where(r => r.IsChat).ToList();
+        var attempts = upstream.Server.Received.Where(r => r.IsChat).ToList();
         Assert.Equal(2, attempts.Count);
         Assert.Contains(Prompt, attempts[1].Body, StringComparison.Ordinal); // the retry re-sends the whole request body
         Assert.Equal(attempts[0].Body, attempts[1].Body);
@@ -56,49 +53,43 @@ public sealed class BadUpstreamTests
     [Fact]
     public async Task ServerErrorsOnTheModelList_FailTheLoad_WithModelLoadExceptionNamingEndpointAndStatus()
     {
-        await using var server = new RawHttpServer(x => x.RespondAsync(502, "<html><body>Bad gateway</body></html>", "text/html"));
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"max_retries\": 1"));
-        await using var _ = services;
+        await using var upstream = Serve(x => x.RespondAsync(502, "<html><body>Bad gateway</body></html>", "text/html"), "\"max_retries\": 1");
 
-        var e = await Assert.ThrowsAsync<ModelLoadException>(() => manager.GetModelAsync("remote").WaitAsync(Hang));
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => upstream.Manager.GetModelAsync("remote").WaitAsync(Hang));
 
         var inner = Assert.IsType<ModelEndpointException>(e.InnerException);
         Assert.Equal(502, inner.StatusCode);
-        Assert.Contains(server.V1, e.Message, StringComparison.Ordinal);
+        Assert.Contains(upstream.Server.V1, e.Message, StringComparison.Ordinal);
         Assert.Contains("HTTP 502", e.Message, StringComparison.Ordinal);
         Assert.Contains("HTML page", e.Message, StringComparison.Ordinal);
-        Assert.Equal(2, server.CountOf("GET", "/models"));
-        Assert.Equal(ModelState.Unloaded, manager.GetModelStats()["remote"].State);
+        Assert.Equal(2, upstream.Server.CountOf("GET", "/models"));
+        Assert.Equal(ModelState.Unloaded, upstream.Manager.GetModelStats()["remote"].State);
     }
 
     [Fact]
     public async Task MalformedJsonInTheStream_IsAnInvalidResponse()
     {
-        await using var server = new RawHttpServer(async x =>
+        await using var upstream = Serve(async x =>
         {
             await x.StartEventStreamAsync();
             await x.SendEventAsync("""{"id":"chatcmpl-1","choices":[{"index":0,"delta":{"content":"Hel""");
             await x.EndStreamAsync();
-        });
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
-        await using var _ = services;
+        }, "\"check_on_load\": false");
 
-        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
 
         Assert.Equal(EndpointFailureKind.InvalidResponse, e.Kind);
         Assert.False(e.IsTransient);
         Assert.Contains("not the OpenAI wire format", e.Message, StringComparison.Ordinal);
-        Assert.Equal(1, server.CountOf("POST", "/chat/completions")); // a 200 with garbage is not retried
+        Assert.Equal(1, upstream.Server.CountOf("POST", "/chat/completions")); // a 200 with garbage is not retried
     }
 
     [Fact]
     public async Task MalformedModelList_FailsTheLoad()
     {
-        await using var server = new RawHttpServer(x => x.RespondAsync(200, """{"object":"list","data":[{"id": """));
-        var (services, manager) = RemoteManagers.Create(Config(server));
-        await using var _ = services;
+        await using var upstream = Serve(x => x.RespondAsync(200, """{"object":"list","data":[{"id": """));
 
-        var e = await Assert.ThrowsAsync<ModelLoadException>(() => manager.LoadModelAsync("remote").WaitAsync(Hang));
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => upstream.Manager.LoadModelAsync("remote").WaitAsync(Hang));
 
         Assert.Equal(EndpointFailureKind.InvalidResponse, Assert.IsType<ModelEndpointException>(e.InnerException).Kind);
     }
@@ -106,12 +97,10 @@ public sealed class BadUpstreamTests
     [Fact]
     public async Task ResponseThatNeverStarts_TimesOutWithinTimeoutSeconds()
     {
-        await using var server = new RawHttpServer(x => x.IsChatOr(x.StallAsync));
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"timeout_seconds\": 1, \"max_retries\": 0, \"check_on_load\": false"));
-        await using var _ = services;
+        await using var upstream = Serve(x => x.IsChatOr(x.StallAsync), "\"timeout_seconds\": 1, \"max_retries\": 0, \"check_on_load\": false");
 
         var watch = Stopwatch.StartNew();
-        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
 
         Assert.Equal(EndpointFailureKind.Timeout, e.Kind);
         Assert.Null(e.StatusCode);
@@ -122,68 +111,48 @@ public sealed class BadUpstreamTests
     [Fact]
     public async Task ModelListThatNeverComes_FailsTheLoadWithinTheTimeout()
     {
-        await using var server = new RawHttpServer(x => x.StallAsync());
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"timeout_seconds\": 1, \"max_retries\": 1"));
-        await using var _ = services;
+        await using var upstream = Serve(x => x.StallAsync(), "\"timeout_seconds\": 1, \"max_retries\": 1");
 
         var watch = Stopwatch.StartNew();
-        var e = await Assert.ThrowsAsync<ModelLoadException>(() => manager.LoadModelAsync("remote").WaitAsync(Hang));
+        var e = await Assert.ThrowsAsync<ModelLoadException>(() => upstream.Manager.LoadModelAsync("remote").WaitAsync(Hang));
 
         Assert.Equal(EndpointFailureKind.Timeout, Assert.IsType<ModelEndpointException>(e.InnerException).Kind);
-        Assert.Equal(2, server.CountOf("GET", "/models")); // a timed-out attempt is retried
+        Assert.Equal(2, upstream.Server.CountOf("GET", "/models")); // a timed-out attempt is retried
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2) + Margin, $"took {watch.Elapsed}");
     }
 
     [Fact]
     public async Task StreamThatStallsMidway_TimesOutAfterTheFirstPiece()
     {
-        await using var server = new RawHttpServer(async x =>
+        await using var upstream = Serve(async x =>
         {
-            await x.StartEventStreamAsync();
-            await x.SendEventAsync(RawExchange.ChatChunk("Once"));
+            await x.BeginAnswerAsync("Once");
             await x.StallAsync();
-        });
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"timeout_seconds\": 1, \"check_on_load\": false"));
-        await using var _ = services;
+        }, "\"timeout_seconds\": 1, \"check_on_load\": false");
         var pieces = new List<string>();
 
         var watch = Stopwatch.StartNew();
-        var e = await Assert.ThrowsAsync<ModelEndpointException>(async () =>
-        {
-            await foreach (var piece in manager.GetModel("remote").GenerateStreamingAsync(Prompt).WithCancellation(new CancellationTokenSource(Hang).Token))
-            {
-                pieces.Add(piece);
-            }
-        });
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.StreamIntoAsync(pieces));
 
         Assert.Equal(["Once"], pieces);
         Assert.Equal(EndpointFailureKind.Timeout, e.Kind);
         Assert.Contains("went silent", e.Message, StringComparison.Ordinal);
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1) + Margin, $"took {watch.Elapsed}");
-        Assert.Equal(1, server.CountOf("POST", "/chat/completions")); // text was returned: no retry, no failover
+        Assert.Equal(1, upstream.Server.CountOf("POST", "/chat/completions")); // text was returned: no retry, no failover
     }
 
     [Fact]
     public async Task ConnectionDroppedMidStream_IsConnectionLost()
     {
-        await using var server = new RawHttpServer(async x =>
+        await using var upstream = Serve(async x =>
         {
-            await x.StartEventStreamAsync();
-            await x.SendEventAsync(RawExchange.ChatChunk("Once"));
+            await x.BeginAnswerAsync("Once");
             await Task.Delay(50);
             x.Drop();
-        });
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
-        await using var _ = services;
+        }, "\"check_on_load\": false");
         var pieces = new List<string>();
 
-        var e = await Assert.ThrowsAsync<ModelEndpointException>(async () =>
-        {
-            await foreach (var piece in manager.GetModel("remote").GenerateStreamingAsync(Prompt).WithCancellation(new CancellationTokenSource(Hang).Token))
-            {
-                pieces.Add(piece);
-            }
-        });
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.StreamIntoAsync(pieces));
 
         Assert.Equal(["Once"], pieces);
         Assert.Equal(EndpointFailureKind.ConnectionLost, e.Kind);
@@ -193,16 +162,13 @@ public sealed class BadUpstreamTests
     [Fact]
     public async Task StreamThatEndsWithoutAFinishReason_IsConnectionLost()
     {
-        await using var server = new RawHttpServer(async x =>
+        await using var upstream = Serve(async x =>
         {
-            await x.StartEventStreamAsync();
-            await x.SendEventAsync(RawExchange.ChatChunk("Once"));
+            await x.BeginAnswerAsync("Once");
             await x.EndStreamAsync();
-        });
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
-        await using var _ = services;
+        }, "\"check_on_load\": false");
 
-        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
 
         Assert.Equal(EndpointFailureKind.ConnectionLost, e.Kind);
         Assert.Contains("finish_reason", e.Message, StringComparison.Ordinal);
@@ -211,53 +177,81 @@ public sealed class BadUpstreamTests
     [Fact]
     public async Task ConnectionDroppedAfterTheFinishReason_StillReturnsTheWholeAnswer()
     {
-        await using var server = new RawHttpServer(async x =>
+        await using var upstream = Serve(async x =>
         {
-            await x.StartEventStreamAsync();
-            await x.SendEventAsync(RawExchange.ChatChunk("The end."));
+            await x.BeginAnswerAsync("The end.");
             await x.SendEventAsync(RawExchange.ChatChunk("", "stop"));
             await Task.Delay(50);
             x.Drop(); // before [DONE]
-        });
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
-        await using var _ = services;
+        }, "\"check_on_load\": false");
 
-        Assert.Equal("The end.", await manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+        Assert.Equal("The end.", await upstream.GenerateAsync());
     }
 
     [Fact]
     public async Task TooManyRequests_WaitsForRetryAfter_UpToTheCap_ThenSucceeds()
     {
         var calls = 0;
-        await using var server = new RawHttpServer(x => Interlocked.Increment(ref calls) == 1
+        await using var upstream = Serve(x => Interlocked.Increment(ref calls) == 1
             ? x.RespondAsync(429, """{"error":{"message":"slow down"}}""", "application/json", ("Retry-After", "1"))
-            : x.StreamAnswerAsync("ok"));
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"), configure: o => o.MaxRetryDelay = TimeSpan.FromMilliseconds(600));
-        await using var _ = services;
+            : x.StreamAnswerAsync("ok"), "\"check_on_load\": false", configure: o => o.MaxRetryDelay = TimeSpan.FromMilliseconds(600));
 
         var watch = Stopwatch.StartNew();
-        var text = await manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang);
+        var text = await upstream.GenerateAsync();
 
         Assert.Equal("ok", text);
-        Assert.Equal(2, server.CountOf("POST", "/chat/completions"));
+        Assert.Equal(2, upstream.Server.CountOf("POST", "/chat/completions"));
         Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(550), TimeSpan.FromMilliseconds(600) + Margin); // Retry-After 1 s, capped at 0.6 s
     }
 
     [Fact]
     public async Task Unauthorized_IsNotRetried_AndSaysToCheckTheKey()
     {
-        await using var server = new RawHttpServer(x => x.RespondAsync(401, """{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}"""));
-        var (services, manager) = RemoteManagers.Create(Config(server, "\"check_on_load\": false"));
-        await using var _ = services;
+        await using var upstream = Serve(x => x.RespondAsync(401, """{"error":{"message":"Incorrect API key provided.","type":"invalid_request_error","code":"invalid_api_key"}}"""), "\"check_on_load\": false");
 
-        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang));
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
 
         Assert.Equal(401, e.StatusCode);
         Assert.False(e.IsTransient);
         Assert.Contains("check the key", e.Message, StringComparison.Ordinal);
-        Assert.Equal(1, server.CountOf("POST", "/chat/completions"));
+        Assert.Equal(1, upstream.Server.CountOf("POST", "/chat/completions"));
+    }
+
+    /// <summary>A raw upstream answering through <paramref name="handle"/>, and a manager whose model "remote" points at it.</summary>
+    private static Upstream Serve(Func<RawExchange, Task> handle, string extra = "", Action<OpenAIOptions>? configure = null)
+    {
+        var server = new RawHttpServer(handle);
+        var (services, manager) = RemoteManagers.Create(Config(server, extra), configure: configure);
+        return new Upstream(server, services, manager);
     }
 
     private static string Config(RawHttpServer server, string extra = "", string fallbacks = "") =>
         $$"""{ "max_memory_mb": 256, "models": [ {{RemoteManagers.Remote("remote", server.V1, "raw", extra)}}{{fallbacks}} ] }""";
+
+    /// <summary>The server and the manager of one test; disposing stops the manager, then the server.</summary>
+    private sealed class Upstream(RawHttpServer server, ServiceProvider services, IModelManager manager) : IAsyncDisposable
+    {
+        public RawHttpServer Server { get; } = server;
+
+        public IModelManager Manager { get; } = manager;
+
+        /// <summary>The remote model's answer to <see cref="Prompt"/>; a hang fails after <see cref="Hang"/>.</summary>
+        public Task<string> GenerateAsync() => Manager.GetModel("remote").GenerateAsync(Prompt).WaitAsync(Hang);
+
+        /// <summary>Streams the remote model's answer into <paramref name="pieces"/>; a hang ends in cancellation after <see cref="Hang"/>.</summary>
+        public async Task StreamIntoAsync(List<string> pieces)
+        {
+            using var hang = new CancellationTokenSource(Hang);
+            await foreach (var piece in Manager.GetModel("remote").GenerateStreamingAsync(Prompt).WithCancellation(hang.Token))
+            {
+                pieces.Add(piece);
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await services.DisposeAsync();
+            await Server.DisposeAsync();
+        }
+    }
 }

@@ -57,15 +57,20 @@ internal sealed class RawExchange(RawRequest request, NetworkStream stream, Sock
     /// <summary>A well-formed streamed answer: the pieces, a finish reason, then [DONE].</summary>
     public async Task StreamAnswerAsync(params string[] pieces)
     {
+        await BeginAnswerAsync(pieces);
+        await SendEventAsync(ChatChunk("", "stop"));
+        await SendEventAsync("[DONE]");
+        await EndStreamAsync();
+    }
+
+    /// <summary>The start of a streamed answer: the event stream and one chat chunk per piece, no finish reason yet.</summary>
+    public async Task BeginAnswerAsync(params string[] pieces)
+    {
         await StartEventStreamAsync();
         foreach (var piece in pieces)
         {
             await SendEventAsync(ChatChunk(piece));
         }
-
-        await SendEventAsync(ChatChunk("", "stop"));
-        await SendEventAsync("[DONE]");
-        await EndStreamAsync();
     }
 
     /// <summary>A model list with one model.</summary>

@@ -6,8 +6,11 @@ namespace ModelManager;
 /// <param name="Providers">Execution providers to append, in order; empty means CPU.</param>
 /// <param name="ChatTemplate">A configured chat template, or null.</param>
 /// <param name="DefaultMaxTokens">Most tokens per call when no <c>max_tokens</c> is set.</param>
-internal sealed record OnnxModelSettings(int ContextLength, int Parallel, IReadOnlyList<string> Providers, string? ChatTemplate, int DefaultMaxTokens)
+internal sealed record OnnxGenAIModelSettings(int ContextLength, int Parallel, IReadOnlyList<string> Providers, string? ChatTemplate, int DefaultMaxTokens)
 {
+    /// <summary>The default of <see cref="OnnxGenAIOptions.DefaultParallel"/>.</summary>
+    public const int DefaultParallel = 4;
+
     /// <summary>The highest <c>parallel</c> accepted.</summary>
     public const int MaxParallel = 256;
 
@@ -65,7 +68,7 @@ internal sealed record OnnxModelSettings(int ContextLength, int Parallel, IReadO
 
     /// <summary>Resolves the settings, filling defaults from the folder and the process-wide options.</summary>
     /// <exception cref="ModelLoadException">The configured context is longer than the model's own.</exception>
-    public static OnnxModelSettings From(ModelDescriptor model, OnnxModelFolder folder, OnnxGenAIOptions options)
+    public static OnnxGenAIModelSettings From(ModelDescriptor model, OnnxModelFolder folder, OnnxGenAIOptions options)
     {
         var context = model.ContextLength ?? folder.ContextLength;
         if (context > folder.ContextLength)
@@ -74,7 +77,7 @@ internal sealed record OnnxModelSettings(int ContextLength, int Parallel, IReadO
         }
 
         var providers = model.GetList("providers");
-        return new OnnxModelSettings(
+        return new OnnxGenAIModelSettings(
             context,
             model.GetInt32("parallel") ?? options.DefaultParallel,
             providers.Count > 0 ? providers : options.DefaultProviders.ToArray(),

@@ -3,7 +3,7 @@ using Microsoft.Extensions.Logging;
 namespace ModelManager;
 
 /// <summary>Log lines of the huggingface (ONNX Runtime GenAI) backend, with fixed event ids.</summary>
-internal static partial class OnnxLog
+internal static partial class OnnxGenAILog
 {
     [LoggerMessage(3000, LogLevel.Debug, "ONNX model {Model} ({ModelType}) loaded in {DurationMs:F0} ms: context {Context}, parallel {Parallel}, providers [{Providers}], chat format {ChatFormat}; process grew by {GrowthMb:F1} MB, ONNX files {FilesMb:F1} MB")]
     public static partial void Loaded(ILogger logger, string model, string modelType, double durationMs, int context, int parallel, string providers, OnnxChatFormat chatFormat, double growthMb, double filesMb);

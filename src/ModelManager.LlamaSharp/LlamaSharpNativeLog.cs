@@ -5,7 +5,7 @@ namespace ModelManager;
 
 /// <summary>Sends llama.cpp's log to an <see cref="ILogger"/> instead of stderr, joining the pieces it sends into lines.</summary>
 /// <remarks>Process-wide, as llama.cpp's log is: the last backend created decides where lines go.</remarks>
-internal static class LlamaNativeLog
+internal static class LlamaSharpNativeLog
 {
     private static readonly Lock Gate = new();
     private static ILogger? _logger;

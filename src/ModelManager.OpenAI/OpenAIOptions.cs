@@ -1,7 +1,7 @@
 namespace ModelManager;
 
 /// <summary>Process-wide settings of the <c>openai</c> backend; per-model settings live in the model's config entry.</summary>
-public sealed class OpenAIBackendOptions
+public sealed class OpenAIOptions
 {
     /// <summary>How long one attempt on one endpoint may wait for the response to start, and the longest silence inside a streamed response, when a model sets no <c>timeout_seconds</c>. Default 100 s.</summary>
     public TimeSpan DefaultTimeout { get; set; } = TimeSpan.FromSeconds(100);

@@ -3,8 +3,21 @@ using LLama.Native;
 namespace ModelManager;
 
 /// <summary>One gguf model's backend keys, parsed and checked.</summary>
-internal sealed record LlamaModelSettings(int ContextLength, int Parallel, int GpuLayers, int? Threads, LLamaLoadMode LoadMode, string? ChatTemplate)
+internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, int GpuLayers, int? Threads, LLamaLoadMode LoadMode, string? ChatTemplate)
 {
+    /// <summary>The default of <see cref="LlamaSharpOptions.DefaultParallel"/>.</summary>
+    public const int DefaultParallel = 4;
+
+    /// <summary>The highest <c>parallel</c> accepted.</summary>
+    public const int MaxParallel = 256;
+
+    /// <summary>The highest <c>threads</c> accepted.</summary>
+    public const int MaxThreads = 1024;
+
+    /// <summary>The default of <see cref="LlamaSharpOptions.DefaultContextLength"/>, and the estimate's context when a file declares none.</summary>
+    public const int DefaultContextLength = 4096;
+
+    /// <summary>The model-level keys this backend reads besides the common ones.</summary>
     public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template"];
 
     private static readonly Dictionary<string, LLamaLoadMode> LoadModes = new(StringComparer.OrdinalIgnoreCase)
@@ -34,14 +47,14 @@ internal sealed record LlamaModelSettings(int ContextLength, int Parallel, int G
             context.AddError(model, "gpu_layers", "must be -1 (all) or 0 or more");
         }
 
-        if (model.GetInt32("threads") is < 1 or > 1024)
+        if (model.GetInt32("threads") is < 1 or > MaxThreads)
         {
-            context.AddError(model, "threads", "must be between 1 and 1024");
+            context.AddError(model, "threads", $"must be between 1 and {MaxThreads}");
         }
 
-        if (model.GetInt32("parallel") is < 1 or > 256)
+        if (model.GetInt32("parallel") is < 1 or > MaxParallel)
         {
-            context.AddError(model, "parallel", "must be between 1 and 256");
+            context.AddError(model, "parallel", $"must be between 1 and {MaxParallel}");
         }
 
         if (model.GetSetting("load_mode") is { } mode && !LoadModes.ContainsKey(mode) && !bool.TryParse(mode, out _))
@@ -51,14 +64,14 @@ internal sealed record LlamaModelSettings(int ContextLength, int Parallel, int G
     }
 
     /// <summary>Resolves the settings, filling defaults from the model file's own metadata.</summary>
-    public static LlamaModelSettings From(ModelDescriptor model, GgufModelInfo info, LlamaSharpOptions options)
+    public static LlamaSharpModelSettings From(ModelDescriptor model, GgufModelInfo info, LlamaSharpOptions options)
     {
         var trained = info.ContextLength > 0 ? (int)Math.Min(info.ContextLength, int.MaxValue) : options.DefaultContextLength;
         var context = model.ContextLength ?? Math.Min(trained, options.DefaultContextLength);
         var mode = model.GetSetting("load_mode") is { } m
             ? bool.TryParse(m, out var mmap) ? (mmap ? LLamaLoadMode.MemoryMap : LLamaLoadMode.None) : LoadModes[m]
             : LLamaLoadMode.None;
-        return new LlamaModelSettings(
+        return new LlamaSharpModelSettings(
             context,
             model.GetInt32("parallel") ?? options.DefaultParallel,
             model.GetInt32("gpu_layers") ?? 0,

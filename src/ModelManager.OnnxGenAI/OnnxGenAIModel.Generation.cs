@@ -1,0 +1,223 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using Microsoft.ML.OnnxRuntimeGenAI;
+
+namespace ModelManager;
+
+// Generation: prompts checked in managed code, one producer thread and Generator per request, tokens through a channel.
+internal sealed partial class OnnxGenAIModel
+{
+    public async IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        var ids = Encode(prompt);
+        await foreach (var piece in GenerateTextAsync(ids, options, cancellationToken).ConfigureAwait(false))
+        {
+            yield return piece;
+        }
+    }
+
+    /// <summary>Tokenizes <paramref name="text"/> with the model's tokenizer.</summary>
+    internal int[] Encode(string text)
+    {
+        Enter();
+        try
+        {
+            using var sequences = _tokenizer.Encode(text);
+            return sequences[0].ToArray();
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    /// <summary>Generates token by token after <paramref name="prompt"/>; ends at EOS, <c>max_tokens</c> or the context.</summary>
+    /// <exception cref="ArgumentException">The prompt is empty, holds ids outside the vocabulary, or leaves no room in the context.</exception>
+    internal async IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var maxLength = CheckPrompt(prompt, options);
+        Enter();
+        var handedOver = false;
+        try
+        {
+            await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            handedOver = true;
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                Exit();
+            }
+        }
+
+        // From here the producer owns the slot and the reference, and releases both when its Generator is gone,
+        // even if this enumerator is abandoned without being disposed.
+        var channel = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var producer = Task.Factory.StartNew(
+            () => Produce(prompt, options, maxLength, channel.Writer, stop.Token, cancellationToken),
+            CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
+        try
+        {
+            await foreach (var token in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // Buffered tokens must not outlive a cancellation (a force-unload cancels between tokens).
+                cancellationToken.ThrowIfCancellationRequested();
+                yield return token;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        finally
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            await producer.ConfigureAwait(false); // never throws: errors travel through the channel
+            stop.Dispose();
+        }
+    }
+
+    private async IAsyncEnumerable<string> GenerateTextAsync(int[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var filter = new StopSequenceFilter(options.StopSequences);
+        await foreach (var token in GenerateTokensAsync(prompt, options, cancellationToken).ConfigureAwait(false))
+        {
+            var emit = filter.Push(token.Text);
+            if (emit.Length > 0)
+            {
+                yield return emit;
+            }
+
+            if (filter.Stopped)
+            {
+                yield break;
+            }
+        }
+
+        var rest = filter.Flush();
+        if (rest.Length > 0)
+        {
+            yield return rest;
+        }
+    }
+
+    /// <summary>Checks the prompt in managed code, so ONNX Runtime never sees an id it cannot embed; returns max_length.</summary>
+    private int CheckPrompt(int[] prompt, GenerationOptions options)
+    {
+        if (prompt.Length == 0)
+        {
+            throw new ArgumentException($"The prompt for model '{_model.Name}' is empty; it must hold at least one token.", nameof(prompt));
+        }
+
+        var vocab = _folder.VocabSize;
+        for (var i = 0; i < prompt.Length; i++)
+        {
+            if ((uint)prompt[i] >= (uint)vocab)
+            {
+                throw new ArgumentException(
+                    $"The prompt for model '{_model.Name}' holds token id {prompt[i]} (at position {i}), outside the model's vocabulary of {vocab} ids " +
+                    $"(vocab_size in {OnnxModelFolder.ConfigFileName}); its tokenizer produces ids the model cannot embed, so use text the model was trained on.",
+                    nameof(prompt));
+            }
+        }
+
+        var context = _settings.ContextLength;
+        if (prompt.Length + 1 > context)
+        {
+            throw new ArgumentException(
+                $"The prompt has {prompt.Length} tokens but model '{_model.Name}' has a context of {context} tokens per request (context_length), " +
+                "which must also hold at least one generated token; shorten the prompt or raise context_length.",
+                nameof(prompt));
+        }
+
+        var maxTokens = options.MaxTokens ?? _settings.DefaultMaxTokens;
+        return (int)Math.Min((long)prompt.Length + Math.Max(maxTokens, 0), context);
+    }
+
+    private void Produce(int[] prompt, GenerationOptions options, int maxLength, ChannelWriter<GeneratedToken> writer, CancellationToken stop, CancellationToken caller)
+    {
+        Exception? error = null;
+        var running = Interlocked.Increment(ref _running);
+        for (var peak = Volatile.Read(ref _peakRunning); running > peak; peak = Volatile.Read(ref _peakRunning))
+        {
+            Interlocked.CompareExchange(ref _peakRunning, running, peak);
+        }
+
+        try
+        {
+            if (maxLength <= prompt.Length)
+            {
+                return; // max_tokens 0
+            }
+
+            using var parameters = new GuardedOga.GeneratorParams(_native);
+            SetSearchOptions(parameters, options, maxLength);
+            using var generator = new GuardedOga.Generator(_native, parameters);
+            using var stream = _tokenizer.CreateStream();
+            stop.ThrowIfCancellationRequested();
+            generator.AppendTokens(prompt);
+            while (!generator.IsDone())
+            {
+                stop.ThrowIfCancellationRequested();
+                generator.GenerateNextToken();
+                var id = generator.GetNextTokens()[0];
+                if (_eos.Contains(id))
+                {
+                    break;
+                }
+
+                writer.TryWrite(new GeneratedToken(id, stream.Decode(id)));
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            error = new OperationCanceledException(caller.IsCancellationRequested ? caller : stop);
+        }
+        catch (OnnxRuntimeGenAIException e)
+        {
+            error = new InvalidOperationException($"ONNX Runtime GenAI failed while generating with model '{_model.Name}': {e.Message}", e);
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _running);
+            writer.TryComplete(error);
+            _slots.Release();
+            Exit();
+        }
+    }
+
+    /// <summary>Passes the generation settings to ONNX Runtime as the search options of the same names; greedy sets only <c>do_sample</c>.</summary>
+    private static void SetSearchOptions(GeneratorParams parameters, GenerationOptions options, int maxLength)
+    {
+        parameters.SetSearchOption("max_length", maxLength);
+        var greedy = options.IsGreedy || (options.Temperature is null && options.DoSample != true);
+        parameters.SetSearchOption("do_sample", !greedy);
+        if (!greedy)
+        {
+            if (options.Temperature is { } temperature)
+            {
+                parameters.SetSearchOption("temperature", temperature);
+            }
+
+            if (options.TopP is { } topP)
+            {
+                parameters.SetSearchOption("top_p", topP);
+            }
+
+            if (options.TopK is { } topK)
+            {
+                parameters.SetSearchOption("top_k", topK);
+            }
+
+            if (options.Seed is { } seed)
+            {
+                parameters.SetSearchOption("random_seed", unchecked((int)seed) & int.MaxValue);
+            }
+        }
+    }
+}
