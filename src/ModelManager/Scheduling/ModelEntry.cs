@@ -90,7 +90,7 @@ internal sealed class ModelEntry
 
     /// <summary>Leases the model if it is Ready: one Interlocked increment and a state read, no lock, no clock.</summary>
     /// <param name="lease">The lease, when this returns true.</param>
-    /// <param name="drained">When this returns false: the attempt's own lease count was the last (see <see cref="ReleaseLease"/>).</param>
+    /// <param name="drained">When this returns false: the attempt's own lease count was the last one (see <see cref="ReleaseLease"/>).</param>
     public bool TryLease(out InstanceLease lease, out bool drained)
     {
         Interlocked.Increment(ref _leases);
@@ -102,20 +102,21 @@ internal sealed class ModelEntry
             return true;
         }
 
-        drained = ReleaseLease(timestamp: null);
+        drained = DecrementLease();
         lease = default;
         return false;
     }
 
-    /// <summary>Ends a lease, stamping the last access when <paramref name="timestamp"/> is given; true when it was the last one.</summary>
+    /// <summary>Ends a lease and stamps the last access; true when it was the last one.</summary>
     /// <remarks>The last lease of an unloading model signals the unload that it may dispose the instance.</remarks>
-    public bool ReleaseLease(long? timestamp)
+    public bool ReleaseLease(long timestamp)
     {
-        if (timestamp is { } now)
-        {
-            Volatile.Write(ref _lastAccess, now);
-        }
+        Volatile.Write(ref _lastAccess, timestamp);
+        return DecrementLease();
+    }
 
+    private bool DecrementLease()
+    {
         if (Interlocked.Decrement(ref _leases) != 0)
         {
             return false;
