@@ -93,7 +93,15 @@ internal sealed partial class DefaultModelManager
 
         if (newLimit is { } limit)
         {
-            _ = ApplyMemoryLimit(limit / (1024 * 1024));
+            try
+            {
+                // Does not wait for the evictions: a reload never blocks the thread that reports the change.
+                _ = ApplyMemoryLimit(limit / (1024 * 1024));
+            }
+            catch (ObjectDisposedException)
+            {
+                return false; // shutdown began while this reload ran
+            }
         }
 
         foreach (var (entry, reason) in unloads)
