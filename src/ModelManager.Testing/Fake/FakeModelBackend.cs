@@ -26,6 +26,7 @@ public sealed class FakeModelBackend : IModelBackend
     [
         "parameters:size_mb", "parameters:actual_size_mb", "parameters:load_delay_ms", "parameters:fail_load",
         "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation", "parameters:fail_estimate", "parameters:unavailable",
+        "parameters:eos_after",
     ];
 
     /// <summary>Instances loaded and not yet disposed.</summary>
@@ -62,6 +63,11 @@ public sealed class FakeModelBackend : IModelBackend
         if (model.GetInt32("parameters:load_delay_ms") is < 0)
         {
             context.AddError(model, "parameters:load_delay_ms", "must be 0 or more");
+        }
+
+        if (model.GetInt32("parameters:eos_after") is < 0)
+        {
+            context.AddError(model, "parameters:eos_after", "must be 0 or more");
         }
 
         if (model.GetInt32("parameters:token_delay_ms") is < 0)

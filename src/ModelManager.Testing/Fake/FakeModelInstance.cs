@@ -38,10 +38,10 @@ internal sealed unsafe class FakeModelInstance : IModelInstance
 
     public long MemoryBytes => _bytes;
 
-    public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
         RunAsync(prompt, options, cancellationToken);
 
-    public IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
+    public IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
     {
         var prompt = new StringBuilder();
         foreach (var m in messages)
@@ -66,10 +66,15 @@ internal sealed unsafe class FakeModelInstance : IModelInstance
         return text.ToString();
     }
 
-    private async IAsyncEnumerable<string> RunAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The fake's tokenizer: one token per whitespace-separated word of the rendered prompt.</summary>
+    internal static int CountTokens(string text) => text.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries).Length;
+
+    private async IAsyncEnumerable<GenerationUpdate> RunAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var seed = Seed(_model.Name, prompt);
         var max = options.MaxTokens ?? 16;
+        var eosAfter = _model.GetInt32("parameters:eos_after");
+        var promptTokens = CountTokens(prompt);
         var delay = _model.GetInt32("parameters:token_delay_ms") ?? 0;
         var stops = options.StopSequences;
         var produced = new StringBuilder();
@@ -84,6 +89,12 @@ internal sealed unsafe class FakeModelInstance : IModelInstance
 
             for (var i = 0; i < max; i++)
             {
+                if (i == eosAfter)
+                {
+                    yield return new GenerationOutcome(GenerationFinishReason.EndOfSequence, promptTokens, i);
+                    yield break;
+                }
+
                 if (delay > 0)
                 {
                     await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
@@ -109,12 +120,15 @@ internal sealed unsafe class FakeModelInstance : IModelInstance
                             yield return text[emitted..cut];
                         }
 
+                        yield return new GenerationOutcome(GenerationFinishReason.StopSequence, promptTokens, i + 1);
                         yield break;
                     }
                 }
 
                 yield return token;
             }
+
+            yield return new GenerationOutcome(GenerationFinishReason.MaxTokens, promptTokens, max);
         }
         finally
         {

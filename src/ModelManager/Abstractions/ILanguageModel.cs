@@ -15,6 +15,9 @@ public interface ILanguageModel
     /// <summary>Generates a completion of <paramref name="prompt"/>.</summary>
     Task<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Generates a completion of <paramref name="prompt"/>, with the model that served it, why it ended and the tokens it took.</summary>
+    Task<GenerationResult> GenerateResultAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default);
+
     /// <summary>Generates a completion of <paramref name="prompt"/>, one text piece at a time; the lease is held until the stream ends.</summary>
     IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default);
 

@@ -12,11 +12,11 @@ public interface IModelInstance : IAsyncDisposable
     /// <summary>The bytes the model holds now, measured or computed by the backend after loading.</summary>
     long MemoryBytes { get; }
 
-    /// <summary>Generates a completion of a raw prompt, one text piece at a time.</summary>
-    IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken);
+    /// <summary>Generates a completion of a raw prompt: text pieces, then one final update with the outcome.</summary>
+    IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken);
 
-    /// <summary>Generates the assistant's reply to a conversation, applying the model's chat template.</summary>
-    IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken);
+    /// <summary>Generates the assistant's reply to a conversation, applying the model's chat template: text pieces, then one final update with the outcome.</summary>
+    IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken);
 
     /// <summary>Returns an object of <paramref name="serviceType"/> the instance holds (its native model, say), or null; as <see cref="IChatClient.GetService"/>.</summary>
     /// <remarks>The object belongs to the instance: valid only while a lease pins it, never disposed by the caller.</remarks>

@@ -8,13 +8,14 @@ namespace ModelManager;
 /// <remarks>Thread-safe. Dispose does nothing: the manager owns the model.</remarks>
 internal sealed class ModelChatClient : IChatClient
 {
+    /// <summary>The provider name in <see cref="ChatClientMetadata"/> (and so in OpenTelemetry's <c>gen_ai.provider.name</c>).</summary>
+    internal const string ProviderName = "modelmanager";
+
     private readonly ModelHandle _model;
-    private readonly ChatClientMetadata _metadata;
 
     public ModelChatClient(ModelHandle model)
     {
         _model = model;
-        _metadata = new ChatClientMetadata("modelmanager", null, model.Name);
     }
 
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
@@ -22,16 +23,21 @@ internal sealed class ModelChatClient : IChatClient
         var list = AsList(messages);
         var servedBy = new ModelHandle.ServedBy();
         var text = new StringBuilder();
-        await foreach (var piece in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
+        GenerationOutcome? outcome = null;
+        await foreach (var update in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
         {
-            text.Append(piece);
+            text.Append(update.Text);
+            outcome = update.Outcome ?? outcome;
         }
 
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()))
+        var id = NewId();
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = id })
         {
+            ResponseId = id,
             ModelId = servedBy.Name,
             CreatedAt = _model.Time.GetUtcNow(),
-            FinishReason = ChatFinishReason.Stop,
+            FinishReason = ToFinishReason(outcome!),
+            Usage = ToUsage(outcome!),
         };
     }
 
@@ -40,13 +46,33 @@ internal sealed class ModelChatClient : IChatClient
     {
         var list = AsList(messages);
         var servedBy = new ModelHandle.ServedBy();
-        var id = Guid.NewGuid().ToString("N");
-        await foreach (var piece in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
+        var id = NewId();
+        var created = _model.Time.GetUtcNow();
+        await foreach (var update in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
         {
-            yield return new ChatResponseUpdate(ChatRole.Assistant, piece) { ModelId = servedBy.Name, ResponseId = id };
+            if (update.Outcome is { } outcome)
+            {
+                // The last update: why it ended and, as the one UsageContent of the stream, what it cost.
+                yield return new ChatResponseUpdate(ChatRole.Assistant, [new UsageContent(ToUsage(outcome))])
+                {
+                    ResponseId = id,
+                    MessageId = id,
+                    ModelId = servedBy.Name,
+                    CreatedAt = created,
+                    FinishReason = ToFinishReason(outcome),
+                };
+            }
+            else if (update.Text.Length > 0)
+            {
+                yield return new ChatResponseUpdate(ChatRole.Assistant, update.Text)
+                {
+                    ResponseId = id,
+                    MessageId = id,
+                    ModelId = servedBy.Name,
+                    CreatedAt = created,
+                };
+            }
         }
-
-        yield return new ChatResponseUpdate { Role = ChatRole.Assistant, FinishReason = ChatFinishReason.Stop, ModelId = servedBy.Name, ResponseId = id };
     }
 
     public object? GetService(Type serviceType, object? serviceKey = null)
@@ -59,7 +85,10 @@ internal sealed class ModelChatClient : IChatClient
 
         if (serviceType == typeof(ChatClientMetadata))
         {
-            return _metadata;
+            // Read at each call: a reload may map the key to another model.
+            var primary = _model.Primary.Descriptor;
+            var endpoint = Uri.TryCreate(primary.Path, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) ? uri : null;
+            return new ChatClientMetadata(ProviderName, endpoint, primary.Name);
         }
 
         if (serviceType == typeof(ModelDescriptor))
@@ -93,6 +122,19 @@ internal sealed class ModelChatClient : IChatClient
             StopSequences = options.StopSequences,
         };
     }
+
+    internal static ChatFinishReason ToFinishReason(GenerationOutcome outcome) =>
+        outcome.IsTruncated ? ChatFinishReason.Length : ChatFinishReason.Stop;
+
+    internal static UsageDetails ToUsage(GenerationOutcome outcome) => new()
+    {
+        InputTokenCount = outcome.PromptTokens,
+        OutputTokenCount = outcome.GeneratedTokens,
+        TotalTokenCount = outcome.TotalTokens,
+        CachedInputTokenCount = outcome.CachedPromptTokens,
+    };
+
+    private static string NewId() => Guid.NewGuid().ToString("N");
 
     private static IReadOnlyList<ChatMessage> AsList(IEnumerable<ChatMessage> messages)
     {

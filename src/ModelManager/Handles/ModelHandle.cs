@@ -47,22 +47,35 @@ internal sealed class ModelHandle : ILanguageModel
         }
     }
 
-    public async Task<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    public async Task<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default) =>
+        (await GenerateResultAsync(prompt, options, cancellationToken).ConfigureAwait(false)).Text;
+
+    public async Task<GenerationResult> GenerateResultAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
+        var servedBy = new ServedBy();
         var text = new StringBuilder();
-        await foreach (var piece in StreamAsync(prompt, null, options, null, cancellationToken).ConfigureAwait(false))
+        GenerationOutcome? outcome = null;
+        await foreach (var update in StreamAsync(prompt, null, options, servedBy, cancellationToken).ConfigureAwait(false))
         {
-            text.Append(piece);
+            text.Append(update.Text);
+            outcome = update.Outcome ?? outcome;
         }
 
-        return text.ToString();
+        return new GenerationResult(text.ToString(), servedBy.Name!, outcome!);
     }
 
-    public IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    public async IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return StreamAsync(prompt, null, options, null, cancellationToken);
+        await foreach (var update in StreamAsync(prompt, null, options, null, cancellationToken).ConfigureAwait(false))
+        {
+            if (update.Text.Length > 0)
+            {
+                yield return update.Text;
+            }
+        }
     }
 
     public IChatClient AsChatClient() => _chatClient ??= new ModelChatClient(this);
@@ -79,7 +92,7 @@ internal sealed class ModelHandle : ILanguageModel
     /// before any output is evicted and the call retried once through the chain, so that its fallbacks answer (without
     /// fallbacks the error reaches the caller and the model stays loaded).
     /// </summary>
-    internal async IAsyncEnumerable<string> StreamAsync(string? prompt, IReadOnlyList<ChatMessage>? messages, GenerationOptions? options, ServedBy? servedBy,
+    internal async IAsyncEnumerable<GenerationUpdate> StreamAsync(string? prompt, IReadOnlyList<ChatMessage>? messages, GenerationOptions? options, ServedBy? servedBy,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
@@ -98,9 +111,10 @@ internal sealed class ModelHandle : ILanguageModel
                     ? lease.Instance.GenerateAsync(prompt!, effective, token)
                     : lease.Instance.ChatAsync(messages, effective, token);
                 await using var e = stream.GetAsyncEnumerator(token);
+                var final = false;
                 while (true)
                 {
-                    string piece;
+                    GenerationUpdate piece;
                     try
                     {
                         if (!await e.MoveNextAsync().ConfigureAwait(false))
@@ -121,7 +135,14 @@ internal sealed class ModelHandle : ILanguageModel
                     }
 
                     yielded = true;
+                    final |= piece.IsFinal;
                     yield return piece;
+                }
+
+                if (unavailable is null && !final)
+                {
+                    // A backend that ended without its final update: the outcome is unknown, not invented.
+                    yield return new GenerationOutcome(GenerationFinishReason.EndOfSequence, null, null, null);
                 }
             }
             finally

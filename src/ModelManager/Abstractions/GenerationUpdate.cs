@@ -1,0 +1,45 @@
+namespace ModelManager;
+
+/// <summary>One step of a backend's generation: a piece of text, or the final update that carries the <see cref="Outcome"/>.</summary>
+/// <remarks>
+/// A value (no allocation per token). Every generation a backend streams ends with exactly one final update, after all its
+/// text; a string converts to a text update, so an iterator can <c>yield return piece;</c>.
+/// </remarks>
+public readonly struct GenerationUpdate
+{
+    private readonly string? _text;
+
+    /// <summary>A piece of generated text.</summary>
+    public GenerationUpdate(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        _text = text;
+        Outcome = null;
+    }
+
+    /// <summary>The final update.</summary>
+    public GenerationUpdate(GenerationOutcome outcome)
+    {
+        ArgumentNullException.ThrowIfNull(outcome);
+        _text = null;
+        Outcome = outcome;
+    }
+
+    /// <summary>The text of this piece; empty in the final update.</summary>
+    public string Text => _text ?? "";
+
+    /// <summary>Why the generation ended and what it cost; set only on the final update.</summary>
+    public GenerationOutcome? Outcome { get; }
+
+    /// <summary>True for the final update.</summary>
+    public bool IsFinal => Outcome is not null;
+
+    /// <summary>A text update.</summary>
+    public static implicit operator GenerationUpdate(string text) => new(text);
+
+    /// <summary>A final update.</summary>
+    public static implicit operator GenerationUpdate(GenerationOutcome outcome) => new(outcome);
+
+    /// <inheritdoc />
+    public override string ToString() => Outcome is { } o ? $"[{o.FinishReason}]" : Text;
+}
