@@ -14,16 +14,24 @@ public readonly struct GenerationUpdate
     {
         ArgumentNullException.ThrowIfNull(text);
         _text = text;
-        Outcome = null;
     }
 
     /// <summary>The final update.</summary>
     public GenerationUpdate(GenerationOutcome outcome)
     {
         ArgumentNullException.ThrowIfNull(outcome);
-        _text = null;
         Outcome = outcome;
     }
+
+    private GenerationUpdate(string? text, GenerationOutcome? outcome, string modelName)
+    {
+        _text = text;
+        Outcome = outcome;
+        ModelName = modelName;
+    }
+
+    /// <summary>The model that serves the call (a fallback, when the requested one could not load); set by the manager, null from a backend.</summary>
+    public string? ModelName { get; }
 
     /// <summary>The text of this piece; empty in the final update.</summary>
     public string Text => _text ?? "";
@@ -33,6 +41,9 @@ public readonly struct GenerationUpdate
 
     /// <summary>True for the final update.</summary>
     public bool IsFinal => Outcome is not null;
+
+    /// <summary>The same update, naming the model that served it.</summary>
+    public GenerationUpdate WithModelName(string modelName) => new(_text, Outcome, modelName);
 
     /// <summary>A text update.</summary>
     public static implicit operator GenerationUpdate(string text) => new(text);

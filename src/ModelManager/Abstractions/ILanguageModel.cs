@@ -18,6 +18,9 @@ public interface ILanguageModel
     /// <summary>Generates a completion of <paramref name="prompt"/>, with the model that served it, why it ended and the tokens it took.</summary>
     Task<GenerationResult> GenerateResultAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Generates a completion of <paramref name="prompt"/> as updates: text pieces, then one final update with the outcome; each names the model that serves.</summary>
+    IAsyncEnumerable<GenerationUpdate> GenerateUpdatesAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default);
+
     /// <summary>Generates a completion of <paramref name="prompt"/>, one text piece at a time; the lease is held until the stream ends.</summary>
     IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default);
 

@@ -65,6 +65,12 @@ internal sealed class ModelHandle : ILanguageModel
         return new GenerationResult(text.ToString(), servedBy.Name!, outcome!);
     }
 
+    public IAsyncEnumerable<GenerationUpdate> GenerateUpdatesAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(prompt);
+        return StreamAsync(prompt, null, options, null, cancellationToken);
+    }
+
     public async IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
@@ -136,13 +142,13 @@ internal sealed class ModelHandle : ILanguageModel
 
                     yielded = true;
                     final |= piece.IsFinal;
-                    yield return piece;
+                    yield return piece.WithModelName(lease.Entry.Name);
                 }
 
                 if (unavailable is null && !final)
                 {
                     // A backend that ended without its final update: the outcome is unknown, not invented.
-                    yield return new GenerationOutcome(GenerationFinishReason.EndOfSequence, null, null, null);
+                    yield return new GenerationUpdate(new GenerationOutcome(GenerationFinishReason.EndOfSequence, null, null, null)).WithModelName(lease.Entry.Name);
                 }
             }
             finally
