@@ -1,3 +1,4 @@
+using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -19,6 +20,17 @@ public sealed class ModelManagerBuilder
     public ModelManagerBuilder AddHealthCheck(string name = "modelmanager", IEnumerable<string>? tags = null)
     {
         Services.AddHealthChecks().AddCheck<ModelManagerHealthCheck>(name, tags: tags);
+        return this;
+    }
+
+    /// <summary>Adds middleware to every keyed <see cref="IChatClient"/> the manager registers (one pipeline per key, built once).</summary>
+    /// <param name="configure">Called with the key (an agent or model name) and a <see cref="ChatClientBuilder"/> over that key's
+    /// model, e.g. <c>(key, chat) =&gt; chat.UseOpenTelemetry().UseLogging()</c>. Several calls apply in order.</param>
+    /// <remarks><c>ILanguageModel.AsChatClient()</c> stays the bare client; the pipeline is what DI hands out.</remarks>
+    public ModelManagerBuilder ConfigureChatClients(Action<string, ChatClientBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.AddSingleton(new ChatClientPipeline(configure));
         return this;
     }
 

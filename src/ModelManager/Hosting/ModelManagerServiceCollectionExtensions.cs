@@ -64,7 +64,22 @@ public static class ModelManagerServiceCollectionExtensions
             return sp.GetRequiredService<DefaultModelManager>().ResolveKeyed(name);
         });
         services.TryAddKeyedSingleton<IChatClient>(KeyedService.AnyKey, static (sp, key) =>
-            sp.GetRequiredKeyedService<ILanguageModel>(key).AsChatClient());
+        {
+            var client = sp.GetRequiredKeyedService<ILanguageModel>(key).AsChatClient();
+            var pipelines = sp.GetServices<ChatClientPipeline>().ToArray();
+            if (pipelines.Length == 0)
+            {
+                return client;
+            }
+
+            var builder = new ChatClientBuilder(client);
+            foreach (var pipeline in pipelines)
+            {
+                pipeline.Configure((string)key!, builder);
+            }
+
+            return builder.Build(sp);
+        });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelManagerHostedService>());
         return new ModelManagerBuilder(services);
     }
