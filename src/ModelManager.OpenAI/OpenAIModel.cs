@@ -37,10 +37,14 @@ internal sealed class OpenAIModel : IModelInstance
     internal IReadOnlyList<OpenAIEndpoint> Endpoints => _endpoints;
 
     /// <summary>A raw prompt becomes one user message of a chat completion (the SDK has no legacy completions client, and chat is what every server speaks).</summary>
-    public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
         ChatAsync([new ChatMessage(ChatRole.User, prompt)], options, cancellationToken);
 
-    public IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken) =>
+    /// <remarks>
+    /// The outcome is the server's: its <c>usage</c> (the SDK asks for it in streams with <c>stream_options.include_usage</c>) and its
+    /// <c>finish_reason</c>; see <see cref="ToOutcome"/>.
+    /// </remarks>
+    public IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken) =>
         StreamAsync(messages, options, cancellationToken);
 
     /// <summary>Checks that at least one endpoint answers <c>GET {endpoint}/models</c>, trying them in order.</summary>
@@ -95,7 +99,7 @@ internal sealed class OpenAIModel : IModelInstance
 
     public override string ToString() => $"openai model '{_model.Name}' (model id '{_settings.RemoteModel}' on {string.Join(", ", _endpoints.Select(e => e.Url))})";
 
-    private async IAsyncEnumerable<string> StreamAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    private async IAsyncEnumerable<GenerationUpdate> StreamAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var chatOptions = ToChatOptions(options);
         var failures = new List<ModelEndpointException>();
@@ -106,6 +110,8 @@ internal sealed class OpenAIModel : IModelInstance
             var started = false;
             var yielded = false;
             var finished = false;
+            ChatFinishReason? reason = null;
+            UsageDetails? usage = null;
             ModelEndpointException? failure = null;
 
             using var stall = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -139,6 +145,15 @@ internal sealed class OpenAIModel : IModelInstance
                     started = true;
                     var update = e.Current;
                     finished |= update.FinishReason is not null;
+                    reason = update.FinishReason ?? reason;
+                    foreach (var content in update.Contents)
+                    {
+                        if (content is UsageContent u)
+                        {
+                            usage = u.Details; // the usage chunk comes after the finish reason, with no choices
+                        }
+                    }
+
                     var text = update.Text;
                     if (text.Length > 0)
                     {
@@ -151,6 +166,9 @@ internal sealed class OpenAIModel : IModelInstance
 
                         if (filter.Stopped)
                         {
+                            // Cut here by a stop sequence the server was not told about: closing the stream stops the server, which
+                            // therefore never sends its usage (unknown, not zero).
+                            yield return new GenerationOutcome(GenerationFinishReason.StopSequence, null, null, null);
                             yield break;
                         }
                     }
@@ -181,6 +199,7 @@ internal sealed class OpenAIModel : IModelInstance
                     yield return rest;
                 }
 
+                yield return ToOutcome(reason, usage);
                 yield break;
             }
 
@@ -204,6 +223,22 @@ internal sealed class OpenAIModel : IModelInstance
         OpenAILog.CallFailed(_logger, _model.Name, error.Message);
         throw error;
     }
+
+    /// <summary>
+    /// The server's figures: <c>length</c> is <see cref="GenerationFinishReason.MaxTokens"/>; <c>stop</c> and anything else the server
+    /// ends with itself (<c>content_filter</c>, <c>tool_calls</c>, or none in a stream cut after the text) are
+    /// <see cref="GenerationFinishReason.EndOfSequence"/> (a server does not say whether it stopped at a stop sequence).
+    /// Without <c>usage</c> every count is null; without <c>prompt_tokens_details.cached_tokens</c> the cached count is 0.
+    /// </summary>
+    internal static GenerationOutcome ToOutcome(ChatFinishReason? reason, UsageDetails? usage)
+    {
+        var finish = reason == ChatFinishReason.Length ? GenerationFinishReason.MaxTokens : GenerationFinishReason.EndOfSequence;
+        return usage is null
+            ? new GenerationOutcome(finish, null, null, null)
+            : new GenerationOutcome(finish, ToInt(usage.InputTokenCount), ToInt(usage.OutputTokenCount), ToInt(usage.CachedInputTokenCount) ?? 0);
+    }
+
+    private static int? ToInt(long? count) => count is { } c ? (int)Math.Clamp(c, 0, int.MaxValue) : null;
 
     private ChatOptions ToChatOptions(GenerationOptions options)
     {

@@ -17,19 +17,24 @@ internal sealed class ChatCompletionsEndpoint()
     protected override async Task<Generation> GenerateAsync(ILanguageModel model, List<ChatMessage> input, GenerationOptions options, CancellationToken cancellationToken)
     {
         var response = await model.AsChatClient().GetResponseAsync(input, ToChatOptions(options), cancellationToken);
-        return new Generation(response.Text, response.ModelId);
+        return new Generation(response.Text, response.ModelId, ToEnding(response.FinishReason, response.Usage));
     }
 
     protected override IAsyncEnumerable<Generation> GenerateStreamingAsync(ILanguageModel model, List<ChatMessage> input, GenerationOptions options, CancellationToken cancellationToken) =>
-        model.AsChatClient().GetStreamingResponseAsync(input, ToChatOptions(options), cancellationToken).Select(update => new Generation(update.Text, update.ModelId));
+        model.AsChatClient().GetStreamingResponseAsync(input, ToChatOptions(options), cancellationToken).Select(update => new Generation(update.Text, update.ModelId,
+            update.FinishReason is { } reason ? ToEnding(reason, update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details) : null));
 
-    protected override JsonObject ResponseChoice(string text) => Choice("message", new JsonObject { ["role"] = "assistant", ["content"] = text }, "stop");
+    protected override JsonObject ResponseChoice(string text, string finishReason) =>
+        Choice("message", new JsonObject { ["role"] = "assistant", ["content"] = text }, finishReason);
 
     protected override JsonObject OpeningChoice() => Choice("delta", new JsonObject { ["role"] = "assistant", ["content"] = "" }, null);
 
     protected override JsonObject ChunkChoice(string text) => Choice("delta", new JsonObject { ["content"] = text }, null);
 
-    protected override JsonObject ClosingChoice() => Choice("delta", [], "stop");
+    protected override JsonObject ClosingChoice(string finishReason) => Choice("delta", [], finishReason);
+
+    private static Ending ToEnding(ChatFinishReason? reason, UsageDetails? usage) =>
+        new(reason == ChatFinishReason.Length, usage?.InputTokenCount, usage?.OutputTokenCount, usage?.CachedInputTokenCount);
 
     private static JsonObject Choice(string key, JsonObject message, string? finishReason) => new()
     {

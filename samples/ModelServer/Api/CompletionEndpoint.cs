@@ -24,6 +24,7 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
         TInput input;
         GenerationOptions options;
         bool stream;
+        bool includeUsage;
         try
         {
             var body = await RequestReader.ReadObjectAsync(context.Request, cancellationToken);
@@ -31,6 +32,7 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
             input = ReadInput(body);
             options = RequestReader.Options(body);
             stream = RequestReader.Bool(body, "stream");
+            includeUsage = RequestReader.StreamOptions(body, stream);
             RejectUnsupported(body);
         }
         catch (ApiException e)
@@ -41,19 +43,29 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
 
         var id = idPrefix + Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
-        JsonObject Envelope(string @object, string served, JsonObject choice) => new()
+        JsonObject Envelope(string @object, string served, JsonObject? choice)
         {
-            ["id"] = id,
-            ["object"] = @object,
-            ["created"] = created,
-            ["model"] = served,
-            ["choices"] = new JsonArray(choice),
-        };
+            var envelope = new JsonObject
+            {
+                ["id"] = id,
+                ["object"] = @object,
+                ["created"] = created,
+                ["model"] = served,
+                ["choices"] = choice is null ? new JsonArray() : new JsonArray(choice),
+            };
+            if (includeUsage)
+            {
+                envelope["usage"] = null; // as OpenAI: every chunk but the last has "usage": null
+            }
+
+            return envelope;
+        }
 
         if (stream)
         {
             // A fallback may serve instead of the requested model; the pieces say which, and later chunks name it.
             var served = name;
+            Ending? ending = null;
             await ServerSentEvents.StreamAsync(
                 context,
                 GenerateStreamingAsync(model, input, options, cancellationToken),
@@ -61,9 +73,11 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
                 piece =>
                 {
                     served = piece.ModelId ?? served;
+                    ending = piece.End ?? ending;
                     return piece.Text.Length > 0 ? Envelope(chunkObject, served, ChunkChoice(piece.Text)) : null;
                 },
-                () => Envelope(chunkObject, served, ClosingChoice()),
+                () => Envelope(chunkObject, served, ClosingChoice(FinishReason(ending))),
+                includeUsage ? () => WithUsage(Envelope(chunkObject, served, null), ending) : null,
                 logger);
             return;
         }
@@ -83,7 +97,26 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
             return;
         }
 
-        await Json.Ok(Envelope(responseObject, result.ModelId ?? name, ResponseChoice(result.Text))).ExecuteAsync(context);
+        var response = Envelope(responseObject, result.ModelId ?? name, ResponseChoice(result.Text, FinishReason(result.End)));
+        await Json.Ok(WithUsage(response, result.End)).ExecuteAsync(context);
+    }
+
+    /// <summary>OpenAI's finish reason: <c>length</c> when a limit (max_tokens, the context) cut the text, else <c>stop</c>.</summary>
+    private static string FinishReason(Ending? ending) => ending is { Truncated: true } ? "length" : "stop";
+
+    /// <summary>Adds OpenAI's <c>usage</c>; null when the model could not count (a remote server that sent none).</summary>
+    private static JsonObject WithUsage(JsonObject envelope, Ending? ending)
+    {
+        envelope["usage"] = ending is { PromptTokens: { } prompt, CompletionTokens: { } completion }
+            ? new JsonObject
+            {
+                ["prompt_tokens"] = prompt,
+                ["completion_tokens"] = completion,
+                ["total_tokens"] = prompt + completion,
+                ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = ending.CachedTokens ?? 0 },
+            }
+            : null;
+        return envelope;
     }
 
     /// <summary>Reads what the model generates from (right after <c>model</c>, before the generation settings).</summary>
@@ -97,7 +130,7 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
     protected abstract IAsyncEnumerable<Generation> GenerateStreamingAsync(ILanguageModel model, TInput input, GenerationOptions options, CancellationToken cancellationToken);
 
     /// <summary>The one choice of a whole response.</summary>
-    protected abstract JsonObject ResponseChoice(string text);
+    protected abstract JsonObject ResponseChoice(string text, string finishReason);
 
     /// <summary>The choice of a chunk sent before the first piece, or null for none.</summary>
     protected virtual JsonObject? OpeningChoice() => null;
@@ -106,8 +139,11 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
     protected abstract JsonObject ChunkChoice(string text);
 
     /// <summary>The choice of the last chunk, which carries the finish reason.</summary>
-    protected abstract JsonObject ClosingChoice();
+    protected abstract JsonObject ClosingChoice(string finishReason);
 
-    /// <summary>Generated text, and the model that served it when the generation says (a fallback may serve instead).</summary>
-    protected readonly record struct Generation(string Text, string? ModelId);
+    /// <summary>Generated text, the model that served it when the generation says (a fallback may serve instead), and how it ended (on the last one).</summary>
+    protected readonly record struct Generation(string Text, string? ModelId, Ending? End = null);
+
+    /// <summary>How a generation ended: cut by a limit or not, and its token counts (null when the model cannot count).</summary>
+    protected sealed record Ending(bool Truncated, long? PromptTokens, long? CompletionTokens, long? CachedTokens);
 }

@@ -16,17 +16,23 @@ internal sealed class CompletionsEndpoint()
         RequestReader.OnlyOne(body, "best_of");
     }
 
-    protected override async Task<Generation> GenerateAsync(ILanguageModel model, string input, GenerationOptions options, CancellationToken cancellationToken) =>
-        new(await model.GenerateAsync(input, options, cancellationToken), null);
+    protected override async Task<Generation> GenerateAsync(ILanguageModel model, string input, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        var result = await model.GenerateResultAsync(input, options, cancellationToken);
+        return new Generation(result.Text, result.ModelName, ToEnding(result.Outcome));
+    }
 
     protected override IAsyncEnumerable<Generation> GenerateStreamingAsync(ILanguageModel model, string input, GenerationOptions options, CancellationToken cancellationToken) =>
-        model.GenerateStreamingAsync(input, options, cancellationToken).Select(piece => new Generation(piece, null));
+        model.GenerateUpdatesAsync(input, options, cancellationToken)
+            .Select(update => new Generation(update.Text, update.ModelName, update.Outcome is { } outcome ? ToEnding(outcome) : null));
 
-    protected override JsonObject ResponseChoice(string text) => Choice(text, "stop");
+    protected override JsonObject ResponseChoice(string text, string finishReason) => Choice(text, finishReason);
 
     protected override JsonObject ChunkChoice(string text) => Choice(text, null);
 
-    protected override JsonObject ClosingChoice() => Choice("", "stop");
+    protected override JsonObject ClosingChoice(string finishReason) => Choice("", finishReason);
+
+    private static Ending ToEnding(GenerationOutcome o) => new(o.IsTruncated, o.PromptTokens, o.GeneratedTokens, o.CachedPromptTokens);
 
     private static JsonObject Choice(string text, string? finishReason) => new()
     {

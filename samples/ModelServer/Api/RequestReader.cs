@@ -110,6 +110,35 @@ internal static class RequestReader
         };
     }
 
+    /// <summary>Reads <c>stream_options</c> (only with <c>stream</c>, as OpenAI): true when it asks for the usage chunk (<c>include_usage</c>).</summary>
+    public static bool StreamOptions(JsonElement body, bool stream)
+    {
+        if (Get(body, "stream_options") is not { } options)
+        {
+            return false;
+        }
+
+        if (!stream)
+        {
+            throw Invalid("stream_options", "is only allowed when 'stream' is true");
+        }
+
+        if (options.ValueKind != JsonValueKind.Object)
+        {
+            throw Invalid("stream_options", $"must be an object, got {Describe(options.ValueKind)}");
+        }
+
+        foreach (var option in options.EnumerateObject())
+        {
+            if (option.Name != "include_usage")
+            {
+                throw Invalid("stream_options." + option.Name, "is not supported by this server");
+            }
+        }
+
+        return Bool(options, "include_usage");
+    }
+
     /// <summary>Fails with 400 when a field names a feature this server does not offer.</summary>
     public static void Unsupported(JsonElement body, params string[] names)
     {

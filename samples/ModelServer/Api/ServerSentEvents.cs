@@ -8,10 +8,11 @@ internal static class ServerSentEvents
 {
     /// <summary>
     /// Pulls the first item before sending any header, so that a model that cannot load still gets a proper error status;
-    /// then streams one chunk per item. A failure after the first chunk is sent as an error event, and the stream ends without [DONE].
+    /// then streams one chunk per item, the closing chunk and, when asked (<c>stream_options.include_usage</c>), the usage chunk.
+    /// A failure after the first chunk is sent as an error event, and the stream ends without [DONE].
     /// </summary>
     public static async Task StreamAsync<T>(HttpContext context, IAsyncEnumerable<T> source, JsonObject? opening, Func<T, JsonObject?> chunk,
-        Func<JsonObject> closing, ILogger logger)
+        Func<JsonObject> closing, Func<JsonObject>? usage, ILogger logger)
     {
         var cancellationToken = context.RequestAborted;
         await using var items = source.GetAsyncEnumerator(cancellationToken);
@@ -52,6 +53,11 @@ internal static class ServerSentEvents
             }
 
             await WriteAsync(context, Json.Text(closing()), cancellationToken);
+            if (usage is not null)
+            {
+                await WriteAsync(context, Json.Text(usage()), cancellationToken);
+            }
+
             await WriteAsync(context, "[DONE]", cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)

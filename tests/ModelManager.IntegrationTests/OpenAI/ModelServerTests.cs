@@ -39,7 +39,11 @@ public sealed class ModelServerTests
 
         foreach (var prompt in Prompts)
         {
-            var expected = (await local.GetResponseAsync([new ChatMessage(ChatRole.User, prompt)], new ChatOptions { Temperature = 0, MaxOutputTokens = 40 })).Text;
+            var localResponse = await local.GetResponseAsync([new ChatMessage(ChatRole.User, prompt)], new ChatOptions { Temperature = 0, MaxOutputTokens = 40 });
+            var expected = localResponse.Text;
+
+            // 40 tokens may end the story first (stop) or cut it (length): the wire says what the model said.
+            var expectedFinish = localResponse.FinishReason == Microsoft.Extensions.AI.ChatFinishReason.Length ? SdkFinishReason.Length : SdkFinishReason.Stop;
 
             var completion = (await client.CompleteChatAsync([new UserChatMessage(prompt)], new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 40 })).Value;
             var streamed = new StringBuilder();
@@ -62,10 +66,12 @@ public sealed class ModelServerTests
             Assert.True(expected.Length > 20, $"too short to compare: «{expected}»");
             Assert.Equal(expected, completion.Content[0].Text);
             Assert.Equal("stories", completion.Model);
-            Assert.Equal(SdkFinishReason.Stop, completion.FinishReason);
+            Assert.Equal(expectedFinish, completion.FinishReason);
+            Assert.Equal(localResponse.Usage!.InputTokenCount, completion.Usage.InputTokenCount);
+            Assert.Equal(localResponse.Usage.OutputTokenCount, completion.Usage.OutputTokenCount);
             Assert.Equal(expected, streamed.ToString());
             Assert.True(updates > 5, $"streamed in {updates} pieces");
-            Assert.Equal(SdkFinishReason.Stop, finish);
+            Assert.Equal(expectedFinish, finish);
         }
     }
 
@@ -78,7 +84,8 @@ public sealed class ModelServerTests
 
         foreach (var prompt in Prompts)
         {
-            var expected = await model.GenerateAsync(prompt, new GenerationOptions { Temperature = 0, MaxTokens = 40 });
+            var result = await model.GenerateResultAsync(prompt, new GenerationOptions { Temperature = 0, MaxTokens = 40 });
+            var expected = result.Text;
             var body = JsonSerializer.Serialize(new { model = "stories", prompt, temperature = 0, max_tokens = 40 });
 
             using var response = await http.PostAsync("v1/completions", new StringContent(body, Encoding.UTF8, "application/json"));
@@ -92,7 +99,9 @@ public sealed class ModelServerTests
             Assert.True(expected.Length > 20, $"too short to compare: «{expected}»");
             Assert.Equal("text_completion", json.RootElement.GetProperty("object").GetString());
             Assert.Equal(expected, choice.GetProperty("text").GetString());
-            Assert.Equal("stop", choice.GetProperty("finish_reason").GetString());
+            Assert.Equal(result.Outcome.IsTruncated ? "length" : "stop", choice.GetProperty("finish_reason").GetString());
+            Assert.Equal(result.Outcome.PromptTokens, json.RootElement.GetProperty("usage").GetProperty("prompt_tokens").GetInt32());
+            Assert.Equal(result.Outcome.GeneratedTokens, json.RootElement.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
             Assert.Equal(expected, string.Concat(pieces));
             Assert.True(pieces.Count > 5, $"streamed in {pieces.Count} pieces");
             Assert.True(done, "the stream ends with data: [DONE]");
