@@ -34,6 +34,10 @@ internal sealed class OpenAIBackend : IModelBackend
     /// <summary>Zero: the model's memory is the server's.</summary>
     public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken) => ValueTask.FromResult(0L);
 
+    /// <summary>The first configured endpoint (<c>endpoint</c>, else <c>path</c>, else <c>endpoints[0]</c>).</summary>
+    public Uri? GetEndpoint(ModelDescriptor model) =>
+        Uri.TryCreate(model.GetSetting("endpoint") ?? model.Path ?? model.GetList("endpoints").FirstOrDefault(), UriKind.Absolute, out var uri) ? uri : null;
+
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
     {
         var settings = OpenAIModelSettings.From(model, _options);

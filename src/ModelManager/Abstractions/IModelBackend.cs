@@ -17,6 +17,9 @@ public interface IModelBackend
     /// <exception cref="ModelFormatException">The model's files are malformed.</exception>
     ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken);
 
+    /// <summary>Where the model is served from (a remote endpoint), for <c>ChatClientMetadata.ProviderUri</c>; null for models run in process.</summary>
+    Uri? GetEndpoint(ModelDescriptor model) => null;
+
     /// <summary>Loads the model; the returned instance is owned by the manager, which disposes it.</summary>
     Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken);
 }

@@ -86,9 +86,8 @@ internal sealed class ModelChatClient : IChatClient
         if (serviceType == typeof(ChatClientMetadata))
         {
             // Read at each call: a reload may map the key to another model.
-            var primary = _model.Primary.Descriptor;
-            var endpoint = Uri.TryCreate(primary.Path, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps) ? uri : null;
-            return new ChatClientMetadata(ProviderName, endpoint, primary.Name);
+            var primary = _model.Primary;
+            return new ChatClientMetadata(ProviderName, primary.Backend.GetEndpoint(primary.Descriptor), primary.Name);
         }
 
         if (serviceType == typeof(ModelDescriptor))

@@ -102,12 +102,16 @@ public sealed class OpenAIUsageTests
         Assert.Equal(ChatFinishReason.Stop, (await manager.GetModel("remote").AsChatClient().GetResponseAsync("Hello")).FinishReason);
     }
 
-    [Fact]
-    public async Task Metadata_ProviderUri_IsTheEndpoint()
+    [Theory]
+    [InlineData("path")]
+    [InlineData("endpoint")]
+    [InlineData("endpoints")]
+    public async Task Metadata_ProviderUri_IsTheEndpoint(string key)
     {
         await using var server = new RawHttpServer(x => x.IsChatOr(() => AnswerAsync(x, "stop", Usage)));
+        var value = key == "endpoints" ? $"[\"{server.V1}\", \"http://127.0.0.1:9/v1\"]" : $"\"{server.V1}\"";
         var (services, manager) = RemoteManagers.Create($$"""
-            { "max_memory_mb": 64, "models": [ { "name": "remote", "type": "openai", "path": "{{server.V1}}" }, {{RemoteManagers.Fake("local")}} ] }
+            { "max_memory_mb": 64, "models": [ { "name": "remote", "type": "openai", "{{key}}": {{value}} }, {{RemoteManagers.Fake("local")}} ] }
             """);
         await using var _ = services;
 
