@@ -37,7 +37,7 @@ internal sealed partial class OnnxGenAIModel
     internal IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
         GenerateTokensAsync(prompt, options, new GenerationEnd(), cancellationToken);
 
-    /// <summary>As the public overload; once the stream has ended without an error, <paramref name="end"/> holds why it ended.</summary>
+    /// <summary>As the overload above; once the stream has ended without an error, <paramref name="end"/> holds why it ended.</summary>
     private async IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, GenerationEnd end, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var maxLength = CheckPrompt(prompt, options, out var limitReason);
