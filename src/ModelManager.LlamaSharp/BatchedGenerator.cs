@@ -59,7 +59,12 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         return new BatchedGenerator(modelName, weights, executor, contextPerSequence, parallel, logger);
     }
 
-    public async IAsyncEnumerable<string> GenerateAsync(LLamaToken[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Streams the text generated after <paramref name="prompt"/>, then one <see cref="GenerationOutcome"/>.</summary>
+    /// <remarks>
+    /// Counts: prompt tokens are exactly the tokens evaluated; generated tokens are the sampled tokens fed back or ended on,
+    /// including the one that completed a stop sequence; an end-of-generation token is not emitted as text and not counted.
+    /// </remarks>
+    public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(LLamaToken[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         if (prompt.Length == 0)
         {
@@ -73,8 +78,12 @@ internal sealed class BatchedGenerator : IAsyncDisposable
                 nameof(prompt));
         }
 
-        var maxTokens = Math.Min(options.MaxTokens ?? GenerationDefaults.MaxTokens, ContextPerSequence - prompt.Length);
-        using var request = new Request(prompt, options, maxTokens, cancellationToken);
+        var requested = options.MaxTokens ?? GenerationDefaults.MaxTokens;
+        var room = ContextPerSequence - prompt.Length;
+
+        // When the context, not max_tokens, is what limits the generation, reaching the limit means the context filled.
+        var limitReason = requested > room ? GenerationFinishReason.ContextFull : GenerationFinishReason.MaxTokens;
+        using var request = new Request(prompt, options, Math.Min(requested, room), limitReason, cancellationToken);
         if (!_queue.Writer.TryWrite(request))
         {
             throw new ObjectDisposedException(nameof(BatchedGenerator), $"Model '{_modelName}' has been unloaded.");
@@ -229,7 +238,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         var token = a.Conversation.Sample(a.Pipeline, 0);
         if (token.IsEndOfGeneration(_weights.Vocab))
         {
-            Finish(active, index, null);
+            Finish(active, index, GenerationFinishReason.EndOfSequence);
             return;
         }
 
@@ -241,9 +250,15 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         }
 
         a.Generated++;
-        if (a.Filter.Stopped || a.Generated >= a.Request.MaxTokens)
+        if (a.Filter.Stopped)
         {
-            Finish(active, index, null);
+            Finish(active, index, GenerationFinishReason.StopSequence);
+            return;
+        }
+
+        if (a.Generated >= a.Request.MaxTokens)
+        {
+            Finish(active, index, a.Request.LimitReason);
             return;
         }
 
@@ -262,7 +277,12 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         }
     }
 
-    private void Finish(List<Active> active, int index, Exception? error)
+    private void Finish(List<Active> active, int index, Exception error) => End(active, index, default, error);
+
+    private void Finish(List<Active> active, int index, GenerationFinishReason reason) => End(active, index, reason, null);
+
+    /// <summary>Ends a request: on success flushes its held-back text, then writes its one outcome.</summary>
+    private void End(List<Active> active, int index, GenerationFinishReason reason, Exception? error)
     {
         var a = active[index];
         active.RemoveAt(index);
@@ -273,6 +293,8 @@ internal sealed class BatchedGenerator : IAsyncDisposable
             {
                 a.Request.Output.Writer.TryWrite(rest);
             }
+
+            a.Request.Output.Writer.TryWrite(new GenerationOutcome(reason, a.Request.Prompt.Length, a.Generated));
         }
 
         a.Request.Output.Writer.TryComplete(error);
@@ -304,7 +326,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         };
     }
 
-    private sealed class Request(LLamaToken[] prompt, GenerationOptions options, int maxTokens, CancellationToken cancellationToken) : IDisposable
+    private sealed class Request(LLamaToken[] prompt, GenerationOptions options, int maxTokens, GenerationFinishReason limitReason, CancellationToken cancellationToken) : IDisposable
     {
         private readonly CancellationTokenSource _abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
@@ -314,9 +336,12 @@ internal sealed class BatchedGenerator : IAsyncDisposable
 
         public int MaxTokens { get; } = maxTokens;
 
+        /// <summary>Why generation ends when <see cref="MaxTokens"/> are reached: max_tokens, or the context clipped them.</summary>
+        public GenerationFinishReason LimitReason { get; } = limitReason;
+
         public CancellationToken Token { get; } = cancellationToken;
 
-        public Channel<string> Output { get; } = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = true });
+        public Channel<GenerationUpdate> Output { get; } = Channel.CreateUnbounded<GenerationUpdate>(new UnboundedChannelOptions { SingleWriter = true, SingleReader = true });
 
         public bool IsCancelled => _abandon.IsCancellationRequested;
 

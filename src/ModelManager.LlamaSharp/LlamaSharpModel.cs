@@ -35,10 +35,10 @@ internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator gen
         : serviceType.IsInstanceOfType(this) ? this
         : null;
 
-    public IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
         generator.GenerateAsync(Tokenize(prompt), options, cancellationToken);
 
-    public IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
+    public IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
     {
         if (chatTemplate is null)
         {
@@ -49,6 +49,8 @@ internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator gen
             }
 
             plain.Append("Assistant:");
+
+            // The role stops end the reply where the model starts the next turn; the outcome then says StopSequence.
             var stops = new List<string>(options.StopSequences ?? []) { "\nUser:", "\nSystem:" };
             return generator.GenerateAsync(Tokenize(plain.ToString()), options with { StopSequences = stops }, cancellationToken);
         }

@@ -14,7 +14,7 @@ internal sealed partial class OnnxGenAIModel
     private const string EmptyTemplateMessage = "Empty chat template";
     private static readonly string[] PlainStops = ["\nUser:", "\nSystem:"];
 
-    public async IAsyncEnumerable<string> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
         var prompt = FormatChat(messages);
@@ -23,10 +23,11 @@ internal sealed partial class OnnxGenAIModel
             options = options with { StopSequences = [.. options.StopSequences ?? [], .. PlainStops] };
         }
 
+        // The role stops end the reply where the model starts the next turn; the outcome then says StopSequence.
         var ids = Encode(prompt);
-        await foreach (var piece in GenerateTextAsync(ids, options, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in GenerateTextAsync(ids, options, cancellationToken).ConfigureAwait(false))
         {
-            yield return piece;
+            yield return update;
         }
     }
 

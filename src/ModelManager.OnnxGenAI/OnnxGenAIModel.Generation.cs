@@ -7,13 +7,13 @@ namespace ModelManager;
 // Generation: prompts checked in managed code, one producer thread and Generator per request, tokens through a channel.
 internal sealed partial class OnnxGenAIModel
 {
-    public async IAsyncEnumerable<string> GenerateAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(prompt);
         var ids = Encode(prompt);
-        await foreach (var piece in GenerateTextAsync(ids, options, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in GenerateTextAsync(ids, options, cancellationToken).ConfigureAwait(false))
         {
-            yield return piece;
+            yield return update;
         }
     }
 
@@ -34,9 +34,13 @@ internal sealed partial class OnnxGenAIModel
 
     /// <summary>Generates token by token after <paramref name="prompt"/>; ends at EOS, <c>max_tokens</c> or the context.</summary>
     /// <exception cref="ArgumentException">The prompt is empty, holds ids outside the vocabulary, or leaves no room in the context.</exception>
-    internal async IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    internal IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, CancellationToken cancellationToken = default) =>
+        GenerateTokensAsync(prompt, options, new GenerationEnd(), cancellationToken);
+
+    /// <summary>As the overload above; once the stream has ended without an error, <paramref name="end"/> holds why it ended.</summary>
+    private async IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, GenerationEnd end, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var maxLength = CheckPrompt(prompt, options);
+        var maxLength = CheckPrompt(prompt, options, out var limitReason);
         Enter();
         var handedOver = false;
         try
@@ -57,7 +61,7 @@ internal sealed partial class OnnxGenAIModel
         var channel = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producer = Task.Factory.StartNew(
-            () => Produce(prompt, options, maxLength, channel.Writer, stop.Token, cancellationToken),
+            () => Produce(prompt, options, maxLength, limitReason, end, channel.Writer, stop.Token, cancellationToken),
             CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
         try
         {
@@ -78,11 +82,19 @@ internal sealed partial class OnnxGenAIModel
         }
     }
 
-    private async IAsyncEnumerable<string> GenerateTextAsync(int[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>Streams the text generated after <paramref name="prompt"/>, then one <see cref="GenerationOutcome"/>.</summary>
+    /// <remarks>
+    /// Counts: prompt tokens are exactly the ids appended to the Generator; generated tokens are every token sampled,
+    /// including the one that completed a stop sequence; an end-of-sequence token is not emitted as text and not counted.
+    /// </remarks>
+    private async IAsyncEnumerable<GenerationUpdate> GenerateTextAsync(int[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var filter = new StopSequenceFilter(options.StopSequences);
-        await foreach (var token in GenerateTokensAsync(prompt, options, cancellationToken).ConfigureAwait(false))
+        var end = new GenerationEnd();
+        var generated = 0;
+        await foreach (var token in GenerateTokensAsync(prompt, options, end, cancellationToken).ConfigureAwait(false))
         {
+            generated++;
             var emit = filter.Push(token.Text);
             if (emit.Length > 0)
             {
@@ -91,6 +103,7 @@ internal sealed partial class OnnxGenAIModel
 
             if (filter.Stopped)
             {
+                yield return new GenerationOutcome(GenerationFinishReason.StopSequence, prompt.Length, generated);
                 yield break;
             }
         }
@@ -100,10 +113,12 @@ internal sealed partial class OnnxGenAIModel
         {
             yield return rest;
         }
+
+        yield return new GenerationOutcome(end.Reason, prompt.Length, generated);
     }
 
     /// <summary>Checks the prompt in managed code, so ONNX Runtime never sees an id it cannot embed; returns max_length.</summary>
-    private int CheckPrompt(int[] prompt, GenerationOptions options)
+    private int CheckPrompt(int[] prompt, GenerationOptions options, out GenerationFinishReason limitReason)
     {
         if (prompt.Length == 0)
         {
@@ -132,10 +147,16 @@ internal sealed partial class OnnxGenAIModel
         }
 
         var maxTokens = options.MaxTokens ?? _settings.DefaultMaxTokens;
-        return (int)Math.Min((long)prompt.Length + Math.Max(maxTokens, 0), context);
+
+        // When the context, not max_tokens, limits max_length, reaching it means the context filled.
+        var wanted = (long)prompt.Length + Math.Max(maxTokens, 0);
+        limitReason = wanted > context ? GenerationFinishReason.ContextFull : GenerationFinishReason.MaxTokens;
+        return (int)Math.Min(wanted, context);
     }
 
-    private void Produce(int[] prompt, GenerationOptions options, int maxLength, ChannelWriter<GeneratedToken> writer, CancellationToken stop, CancellationToken caller)
+    private void Produce(
+        int[] prompt, GenerationOptions options, int maxLength, GenerationFinishReason limitReason, GenerationEnd end,
+        ChannelWriter<GeneratedToken> writer, CancellationToken stop, CancellationToken caller)
     {
         Exception? error = null;
         var running = Interlocked.Increment(ref _running);
@@ -146,6 +167,7 @@ internal sealed partial class OnnxGenAIModel
 
         try
         {
+            end.Reason = limitReason;
             if (maxLength <= prompt.Length)
             {
                 return; // max_tokens 0
@@ -157,6 +179,7 @@ internal sealed partial class OnnxGenAIModel
             using var stream = _tokenizer.CreateStream();
             stop.ThrowIfCancellationRequested();
             generator.AppendTokens(prompt);
+            var generated = 0;
             while (!generator.IsDone())
             {
                 stop.ThrowIfCancellationRequested();
@@ -164,10 +187,17 @@ internal sealed partial class OnnxGenAIModel
                 var id = generator.GetNextTokens()[0];
                 if (_eos.Contains(id))
                 {
+                    end.Reason = GenerationFinishReason.EndOfSequence;
                     break;
                 }
 
                 writer.TryWrite(new GeneratedToken(id, stream.Decode(id)));
+                generated++;
+            }
+
+            if (end.Reason != GenerationFinishReason.EndOfSequence && prompt.Length + generated < maxLength)
+            {
+                end.Reason = GenerationFinishReason.EndOfSequence; // ORT stopped on an end id of its own config before max_length
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
@@ -219,5 +249,11 @@ internal sealed partial class OnnxGenAIModel
                 parameters.SetSearchOption("random_seed", unchecked((int)seed) & int.MaxValue);
             }
         }
+    }
+
+    /// <summary>Why a token stream ended; written by the producer before it completes the channel, read after.</summary>
+    private sealed class GenerationEnd
+    {
+        public GenerationFinishReason Reason { get; set; } = GenerationFinishReason.MaxTokens;
     }
 }
