@@ -35,8 +35,12 @@ internal sealed class OpenAIBackend : IModelBackend
     public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken) => ValueTask.FromResult(0L);
 
     /// <summary>The first configured endpoint (<c>endpoint</c>, else <c>path</c>, else <c>endpoints[0]</c>).</summary>
-    public Uri? GetEndpoint(ModelDescriptor model) =>
-        Uri.TryCreate(model.GetSetting("endpoint") ?? model.Path ?? model.GetList("endpoints").FirstOrDefault(), UriKind.Absolute, out var uri) ? uri : null;
+    public Uri? GetEndpoint(ModelDescriptor model)
+    {
+        var endpoints = model.GetList("endpoints");
+        var first = model.GetSetting("endpoint") ?? model.Path ?? (endpoints.Count > 0 ? endpoints[0] : null);
+        return Uri.TryCreate(first, UriKind.Absolute, out var uri) ? uri : null;
+    }
 
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
     {
