@@ -12,17 +12,7 @@ public sealed class OpenAIUsageTests
     public async Task Outcome_IsTheServersUsageAndFinishReason_ForGenerateChatAndStreaming()
     {
         await using var server = new RawHttpServer(x => x.IsChatOr(() => AnswerAsync(x, "length", Usage)));
-        var (services, manager) = RemoteManagers.Create($$"""{ "max_memory_mb": 64, "models": [ {{RemoteManagers.Remote("remote", server.V1, "m")}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("remote");
-
-        var result = await model.GenerateResultAsync("Hello");
-        var response = await model.AsChatClient().GetResponseAsync("Hello");
-        var updates = new List<ChatResponseUpdate>();
-        await foreach (var update in model.AsChatClient().GetStreamingResponseAsync("Hello"))
-        {
-            updates.Add(update);
-        }
+        var (result, response, updates) = await CallThreeWaysAsync(server);
 
         Assert.Equal("abc", result.Text);
         Assert.Equal(new GenerationOutcome(GenerationFinishReason.MaxTokens, 11, 3, 5), result.Outcome);
@@ -49,17 +39,7 @@ public sealed class OpenAIUsageTests
     public async Task Outcome_WithoutUsageFromTheServer_HasNullCounts_NotZeros()
     {
         await using var server = new RawHttpServer(x => x.IsChatOr(() => AnswerAsync(x, "stop", usage: null)));
-        var (services, manager) = RemoteManagers.Create($$"""{ "max_memory_mb": 64, "models": [ {{RemoteManagers.Remote("remote", server.V1, "m")}} ] }""");
-        await using var _ = services;
-        var model = manager.GetModel("remote");
-
-        var result = await model.GenerateResultAsync("Hello");
-        var response = await model.AsChatClient().GetResponseAsync("Hello");
-        var updates = new List<ChatResponseUpdate>();
-        await foreach (var update in model.AsChatClient().GetStreamingResponseAsync("Hello"))
-        {
-            updates.Add(update);
-        }
+        var (result, response, updates) = await CallThreeWaysAsync(server);
 
         Assert.Equal(GenerationFinishReason.EndOfSequence, result.Outcome.FinishReason);
         Assert.Null(result.Outcome.PromptTokens);
@@ -123,6 +103,23 @@ public sealed class OpenAIUsageTests
         Assert.Equal("remote", metadata.DefaultModelId);
         Assert.False(string.IsNullOrEmpty(metadata.ProviderName));
         Assert.Null(local!.ProviderUri);
+    }
+
+    /// <summary>The same request as a raw generation, a chat response and a chat stream, on a manager over <paramref name="server"/>.</summary>
+    private static async Task<(GenerationResult Result, ChatResponse Response, List<ChatResponseUpdate> Updates)> CallThreeWaysAsync(RawHttpServer server)
+    {
+        var (services, manager) = RemoteManagers.Create($$"""{ "max_memory_mb": 64, "models": [ {{RemoteManagers.Remote("remote", server.V1, "m")}} ] }""");
+        await using var _ = services;
+        var model = manager.GetModel("remote");
+        var result = await model.GenerateResultAsync("Hello");
+        var response = await model.AsChatClient().GetResponseAsync("Hello");
+        var updates = new List<ChatResponseUpdate>();
+        await foreach (var update in model.AsChatClient().GetStreamingResponseAsync("Hello"))
+        {
+            updates.Add(update);
+        }
+
+        return (result, response, updates);
     }
 
     private static async Task AnswerAsync(RawExchange x, string finishReason, string? usage)
