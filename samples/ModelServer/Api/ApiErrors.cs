@@ -29,6 +29,8 @@ internal static class ApiErrors
                 return (StatusCodes.Status503ServiceUnavailable, $"Not enough memory for the model right now: {load.Message}", null, "insufficient_memory", RetryAfterSeconds);
             case ModelLoadException load:
                 return (StatusCodes.Status500InternalServerError, load.Message, null, "model_load_failed", null);
+            case NotSupportedException unsupported:
+                return (StatusCodes.Status400BadRequest, unsupported.Message, null, "unsupported_option", null);
             case ArgumentException arg:
                 return (StatusCodes.Status400BadRequest, arg.Message, null, "invalid_request", null);
             default:

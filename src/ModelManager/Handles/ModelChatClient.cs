@@ -21,10 +21,11 @@ internal sealed class ModelChatClient : IChatClient
     public async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
     {
         var list = AsList(messages);
+        var generation = Prepare(options, ref list);
         var servedBy = new ModelHandle.ServedBy();
         var text = new StringBuilder();
         GenerationOutcome? outcome = null;
-        await foreach (var update in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in _model.StreamAsync(null, list, generation, servedBy, cancellationToken).ConfigureAwait(false))
         {
             text.Append(update.Text);
             outcome = update.Outcome ?? outcome;
@@ -45,10 +46,11 @@ internal sealed class ModelChatClient : IChatClient
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var list = AsList(messages);
+        var generation = Prepare(options, ref list);
         var servedBy = new ModelHandle.ServedBy();
         var id = NewId();
         var created = _model.Time.GetUtcNow();
-        await foreach (var update in _model.StreamAsync(null, list, ToGenerationOptions(options), servedBy, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in _model.StreamAsync(null, list, generation, servedBy, cancellationToken).ConfigureAwait(false))
         {
             if (update.Outcome is { } outcome)
             {
@@ -103,11 +105,26 @@ internal sealed class ModelChatClient : IChatClient
         // The manager owns the model; a container disposing this client must not unload it.
     }
 
-    internal static GenerationOptions? ToGenerationOptions(ChatOptions? options)
+    /// <summary>
+    /// The request as the backends take it: <see cref="ChatOptions.Instructions"/> become a leading system message, the
+    /// sampling settings become <see cref="GenerationOptions"/>, and any option the manager cannot honour is an error.
+    /// </summary>
+    /// <exception cref="NotSupportedException">An option that would otherwise be dropped; the message names it and the model.</exception>
+    internal GenerationOptions? Prepare(ChatOptions? options, ref IReadOnlyList<ChatMessage> messages)
     {
         if (options is null)
         {
             return null;
+        }
+
+        if (Unsupported(options) is { } option)
+        {
+            throw new NotSupportedException($"ChatOptions.{option} is not supported by model '{_model.Name}', and the manager does not drop a request option it cannot honour.");
+        }
+
+        if (!string.IsNullOrEmpty(options.Instructions))
+        {
+            messages = [new ChatMessage(ChatRole.System, options.Instructions), .. messages];
         }
 
         return new GenerationOptions
@@ -120,6 +137,69 @@ internal sealed class ModelChatClient : IChatClient
             Seed = options.Seed,
             StopSequences = options.StopSequences,
         };
+    }
+
+    /// <summary>The first option set that no backend honours yet, with why; null when all can be.</summary>
+    private string? Unsupported(ChatOptions options)
+    {
+        if (options.Tools is { Count: > 0 })
+        {
+            return "Tools (tool calling is not supported yet)";
+        }
+
+        if (options.ToolMode is RequiredChatToolMode)
+        {
+            return "ToolMode (a required tool call needs tools, which are not supported yet)";
+        }
+
+        if (options.ResponseFormat is { } format && format is not ChatResponseFormatText)
+        {
+            return "ResponseFormat (structured output is not supported yet)";
+        }
+
+        if (options.FrequencyPenalty is not null || options.PresencePenalty is not null)
+        {
+            return options.FrequencyPenalty is not null ? "FrequencyPenalty" : "PresencePenalty";
+        }
+
+        if (options.ConversationId is not null)
+        {
+            return "ConversationId (the manager keeps no conversations: send the whole history)";
+        }
+
+        if (options.ContinuationToken is not null || options.AllowBackgroundResponses == true)
+        {
+            return options.ContinuationToken is not null ? "ContinuationToken" : "AllowBackgroundResponses";
+        }
+
+        if (options.Reasoning is not null)
+        {
+            return "Reasoning";
+        }
+
+        if (options.RawRepresentationFactory is not null)
+        {
+            return "RawRepresentationFactory (no provider-specific request object exists)";
+        }
+
+        if (options.ModelId is { } id && id != _model.Name && Array.TrueForAll(_model.Chain, e => e.Name != id))
+        {
+            return $"ModelId ('{id}' is not this client's model or one of its fallbacks; use the keyed client of that model)";
+        }
+
+        if (options.AdditionalProperties is { } extra)
+        {
+            foreach (var key in extra.Keys)
+            {
+                // stream_options.include_usage is always honoured: every response carries its usage.
+                if (key != "stream_options")
+                {
+                    return $"AdditionalProperties[\"{key}\"]";
+                }
+            }
+        }
+
+        return null;
     }
 
     internal static ChatFinishReason ToFinishReason(GenerationOutcome outcome) =>

@@ -123,4 +123,54 @@ public sealed class ModelChatClientTests
         Assert.Equal(FakeModelInstance.Expected("a", "one two three", 4), string.Concat(updates.Select(u => u.Text)));
         Assert.Equal(string.Concat(updates.Select(u => u.Text)), string.Concat(await m.GetModel("a").GenerateStreamingAsync("one two three", new GenerationOptions { MaxTokens = 4 }).ToListAsync()));
     }
+
+    public static TheoryData<string, ChatOptions> UnsupportedOptions => new()
+    {
+        { "Tools", new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] } },
+        { "ToolMode", new ChatOptions { ToolMode = ChatToolMode.RequireAny } },
+        { "ResponseFormat", new ChatOptions { ResponseFormat = ChatResponseFormat.Json } },
+        { "FrequencyPenalty", new ChatOptions { FrequencyPenalty = 0.5f } },
+        { "PresencePenalty", new ChatOptions { PresencePenalty = 0.5f } },
+        { "ConversationId", new ChatOptions { ConversationId = "c1" } },
+        { "ModelId", new ChatOptions { ModelId = "elsewhere" } },
+        { "AdditionalProperties[\"logit_bias\"]", new ChatOptions { AdditionalProperties = new() { ["logit_bias"] = 1 } } },
+    };
+
+    [Theory]
+    [MemberData(nameof(UnsupportedOptions))]
+    public async Task AnOptionNoBackendHonours_IsAnError_NamingTheOptionAndTheModel(string option, ChatOptions options)
+    {
+        var (m, backend) = FromJson(Config(100, Fake("a", 1)));
+        var chat = m.GetModel("a").AsChatClient();
+
+        var whole = await Assert.ThrowsAsync<NotSupportedException>(() => chat.GetResponseAsync(Hello, options));
+        var streamed = await Assert.ThrowsAsync<NotSupportedException>(async () => await chat.GetStreamingResponseAsync(Hello, options).ToListAsync());
+
+        Assert.StartsWith($"ChatOptions.{option}", whole.Message, StringComparison.Ordinal);
+        Assert.Contains("model 'a'", whole.Message, StringComparison.Ordinal);
+        Assert.Equal(whole.Message, streamed.Message);
+        Assert.Equal(0, backend.Loads); // rejected before anything was loaded
+    }
+
+    [Fact]
+    public async Task OptionsThatAreHonoured_PassThrough()
+    {
+        var (m, _) = FromJson(Config(100, Fake("a", 1)));
+        var chat = m.GetModel("a").AsChatClient();
+        var options = new ChatOptions
+        {
+            MaxOutputTokens = 3,
+            Instructions = "rhyme",
+            ModelId = "a",
+            ResponseFormat = ChatResponseFormat.Text,
+            ToolMode = ChatToolMode.Auto,
+            AdditionalProperties = new() { ["stream_options"] = new Dictionary<string, object> { ["include_usage"] = true } },
+        };
+
+        var response = await chat.GetResponseAsync([new ChatMessage(ChatRole.User, "hi")], options);
+
+        // Instructions lead the conversation as a system message.
+        Assert.Equal(FakeModelInstance.Expected("a", "system: rhyme\nuser: hi\nassistant:", 3), response.Text);
+        Assert.Equal(5, response.Usage!.InputTokenCount);
+    }
 }
