@@ -29,6 +29,7 @@ public abstract class Agent(string name, string job, IChatClient chat)
             [new ChatMessage(ChatRole.User, task)],
             new ChatOptions { MaxOutputTokens = maxTokens, Temperature = 0 },
             cancellationToken);
-        return new AgentResult(Name, response.ModelId ?? ConfiguredModel ?? "?", response.Text, watch.Elapsed);
+        return new AgentResult(Name, response.ModelId ?? ConfiguredModel ?? "?", response.Text, watch.Elapsed,
+            response.Usage?.InputTokenCount, response.Usage?.OutputTokenCount, response.FinishReason == ChatFinishReason.Length);
     }
 }

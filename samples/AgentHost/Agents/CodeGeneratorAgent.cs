@@ -11,9 +11,8 @@ public sealed class CodeGeneratorAgent([FromKeyedServices(nameof(CodeGeneratorAg
     public override async Task<AgentResult> RunAsync(string task, int maxTokens, CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
-        var text = await model.GenerateAsync(task, new GenerationOptions { MaxTokens = maxTokens, Temperature = 0 }, cancellationToken);
-
-        // ILanguageModel does not say which model served the call; this agent has no fallbacks, so it is the configured one.
-        return new AgentResult(Name, ConfiguredModel ?? "?", text, watch.Elapsed);
+        var result = await model.GenerateResultAsync(task, new GenerationOptions { MaxTokens = maxTokens, Temperature = 0 }, cancellationToken);
+        return new AgentResult(Name, result.ModelName, result.Text, watch.Elapsed,
+            result.Outcome.PromptTokens, result.Outcome.GeneratedTokens, result.Outcome.IsTruncated);
     }
 }

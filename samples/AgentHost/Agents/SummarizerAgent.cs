@@ -14,6 +14,8 @@ public sealed class SummarizerAgent([FromKeyedServices(nameof(SummarizerAgent))]
         var watch = Stopwatch.StartNew();
         var text = new StringBuilder();
         string? model = null;
+        UsageDetails? usage = null;
+        var truncated = false;
         await foreach (var update in _chat.GetStreamingResponseAsync(
                            [new ChatMessage(ChatRole.User, task)],
                            new ChatOptions { MaxOutputTokens = maxTokens, Temperature = 0 },
@@ -21,8 +23,10 @@ public sealed class SummarizerAgent([FromKeyedServices(nameof(SummarizerAgent))]
         {
             text.Append(update.Text);
             model ??= update.ModelId;
+            usage = update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details ?? usage;
+            truncated |= update.FinishReason == ChatFinishReason.Length;
         }
 
-        return new AgentResult(Name, model ?? ConfiguredModel ?? "?", text.ToString(), watch.Elapsed);
+        return new AgentResult(Name, model ?? ConfiguredModel ?? "?", text.ToString(), watch.Elapsed, usage?.InputTokenCount, usage?.OutputTokenCount, truncated);
     }
 }

@@ -239,8 +239,10 @@ public sealed class AgentConsole
             text = text[..87] + "...";
         }
 
+        var tokens = $"{result.PromptTokens?.ToString(CultureInfo.InvariantCulture) ?? "?"}+{result.GeneratedTokens?.ToString(CultureInfo.InvariantCulture) ?? "?"} tok" +
+                     (result.Truncated ? ", cut" : "");
         MarkupLine($"  [grey]{Elapsed()}[/] [aqua]{result.Agent,-20}[/] <- [bold]{Esc(result.Model)}[/]" +
-               $" [grey]{result.Duration.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)} s[/]  \"{Esc(text)}\"");
+               $" [grey]{result.Duration.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)} s, {tokens}[/]  \"{Esc(text)}\"");
     }
 
     /// <summary>The final table: every model's counters from <see cref="IModelManager.GetModelStats"/>.</summary>

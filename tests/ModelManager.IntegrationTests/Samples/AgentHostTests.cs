@@ -24,6 +24,12 @@ public sealed class AgentHostTests
         // Two agents share one loaded copy.
         Assert.Matches(@"shared: stories260K serves CodebaseExpertAgent and SummarizerAgent from one copy: LoadCount = 1, [1-9]\d*\.\d MB in memory", text);
 
+        // Each agent call names the model that served it and what it cost (prompt + generated tokens; cut by max_tokens).
+        Assert.Matches(@"CodebaseExpertAgent\s+<- stories260K \d+\.\d\d s, [1-9]\d*\+[1-9]\d* tok", text);
+        Assert.Matches(@"SummarizerAgent\s+<- stories260K \d+\.\d\d s, [1-9]\d*\+[1-9]\d* tok", text);
+        Assert.Matches(@"ReviewerAgent\s+<- reviewer-12m \d+\.\d\d s, [1-9]\d*\+[1-9]\d* tok", text);
+        Assert.Matches(@"CodeGeneratorAgent\s+<- coder-8m \d+\.\d\d s, [1-9]\d*\+[1-9]\d* tok", text);
+
         // A corrupt model falls back; the budget evicts the least important idle model; an idle model unloads.
         Assert.Matches(@"FALLBACK\s+reviewer-q4 -> reviewer-12m\s+reviewer-12m served instead of reviewer-q4 \(ModelFormatException: .*magic", text);
         Assert.Matches(@"EVICTED\s+reviewer-12m\s+reason=Capacity, freed [1-9]\d*\.\d MB", text);
