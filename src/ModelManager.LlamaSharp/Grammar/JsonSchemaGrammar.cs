@@ -1,0 +1,176 @@
+using System.Text;
+using System.Text.Json;
+
+namespace ModelManager;
+
+/// <summary>Converts a JSON schema (as <c>AIJsonUtilities.CreateJsonSchema</c> writes it) into a llama.cpp GBNF grammar whose root rule is <c>root</c>.</summary>
+/// <remarks>
+/// Stateless and thread-safe. The grammar accepts a subset of the schema's instances, never a superset:
+/// a keyword that cannot be enforced is a <see cref="NotSupportedException"/> naming its JSON path.
+/// Choices that narrow the output (all valid under the schema), so that a small model always finishes:
+/// additional properties are never generated unless the object declares no properties (then
+/// <c>additionalProperties</c> is the value schema of a map); optional properties appear in declared order
+/// after the required ones; whitespace is bounded (at most one newline and 20 blanks per gap); integers have
+/// at most 9 digits (they fit an <see cref="int"/>), numbers at most 15 integer and 15 fraction digits and a
+/// 3-digit exponent; <c>time</c> is <c>HH:MM:SS[.f]</c> without an offset (what <see cref="TimeOnly"/> reads);
+/// <c>oneOf</c> is generated like <c>anyOf</c>.
+/// </remarks>
+internal static partial class JsonSchemaGrammar
+{
+    /// <summary>The name of the start rule.</summary>
+    public const string RootRule = "root";
+
+    /// <summary>The most rules a grammar may have (2,000).</summary>
+    public const int MaxRules = 2_000;
+
+    /// <summary>The most characters a grammar may have (256 KB).</summary>
+    public const int MaxGrammarLength = 256 * 1024;
+
+    /// <summary>The largest <c>minLength</c>/<c>maxLength</c> enforced (64): llama.cpp expands bounded repetitions into rules.</summary>
+    public const int MaxStringLengthBound = 64;
+
+    /// <summary>The largest <c>minItems</c>/<c>maxItems</c> enforced (256).</summary>
+    public const int MaxItemsBound = 256;
+
+    /// <summary>The deepest nesting of schemas followed before giving up (64).</summary>
+    public const int MaxDepth = 64;
+
+    /// <summary>A grammar for any JSON object, for <c>ChatResponseFormat.Json</c> without a schema.</summary>
+    public static string AnyObject { get; } = BuildAnyObject();
+
+    /// <summary>Converts <paramref name="schema"/> into a GBNF grammar.</summary>
+    /// <exception cref="NotSupportedException">A keyword cannot be enforced, or the grammar exceeds a cap; the message names the JSON path or the cap.</exception>
+    /// <exception cref="ArgumentException">The schema is malformed (a keyword of the wrong kind, a dangling <c>$ref</c>).</exception>
+    public static string FromSchema(JsonElement schema) => new Builder(schema).Build();
+
+    private static string BuildAnyObject()
+    {
+        var used = new List<string>();
+        UseShared("object", used);
+        var sb = new StringBuilder();
+        sb.Append(RootRule).Append(" ::= object\n");
+        AppendShared(sb, used);
+        return sb.ToString();
+    }
+
+    // The fixed rules, each with the shared rules it uses.
+    private static readonly (string Name, string Body, string[] Uses)[] Shared =
+    [
+        ("value", "object | array | string | number | boolean | null", ["object", "array", "string", "number", "boolean", "null"]),
+        ("object", "\"{\" ws ( string ws \":\" ws value ( ws \",\" ws string ws \":\" ws value )* )? ws \"}\"", ["ws", "string", "value"]),
+        ("array", "\"[\" ws ( value ( ws \",\" ws value )* )? ws \"]\"", ["ws", "value"]),
+        ("string", "\"\\\"\" char* \"\\\"\"", ["char"]),
+        ("char", "[^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )", []),
+        ("number", "\"-\"? ( \"0\" | [1-9] [0-9]{0,14} ) ( \".\" [0-9]{1,15} )? ( [eE] [-+]? [0-9]{1,3} )?", []),
+        ("integer", "\"-\"? ( \"0\" | [1-9] [0-9]{0,8} )", []),
+        ("boolean", "\"true\" | \"false\"", []),
+        ("null", "\"null\"", []),
+        ("date", "[0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"3\" [01] )", []),
+        ("time", "( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" [0-5] [0-9] ( \".\" [0-9]{1,7} )?", []),
+        ("date-time", "date \"T\" time ( \"Z\" | [+-] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )", ["date", "time"]),
+        ("uuid", "[0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{12}", []),
+        ("ws", "| \" \" | \"\\n\" [ \\t]{0,20}", []),
+    ];
+
+    private static void UseShared(string name, List<string> used)
+    {
+        if (used.Contains(name))
+        {
+            return;
+        }
+
+        used.Add(name);
+        foreach (var rule in Shared)
+        {
+            if (string.Equals(rule.Name, name, StringComparison.Ordinal))
+            {
+                foreach (string dependency in rule.Uses)
+                {
+                    UseShared(dependency, used);
+                }
+
+                return;
+            }
+        }
+
+        throw new InvalidOperationException($"Unknown shared rule '{name}'.");
+    }
+
+    private static void AppendShared(StringBuilder sb, List<string> used)
+    {
+        foreach (var rule in Shared)
+        {
+            if (used.Contains(rule.Name))
+            {
+                sb.Append(rule.Name).Append(" ::= ").Append(rule.Body).Append('\n');
+            }
+        }
+    }
+
+    private static bool IsSharedName(string name)
+    {
+        foreach (var rule in Shared)
+        {
+            if (string.Equals(rule.Name, name, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>A GBNF string literal matching exactly <paramref name="text"/>.</summary>
+    internal static string Literal(string text)
+    {
+        var sb = new StringBuilder(text.Length + 2).Append('"');
+        foreach (char c in text)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                default:
+                    if (c < 0x20 || c == 0x7F)
+                    {
+                        sb.Append("\\x").Append(((int)c).ToString("X2", System.Globalization.CultureInfo.InvariantCulture));
+                    }
+                    else
+                    {
+                        sb.Append(c);
+                    }
+
+                    break;
+            }
+        }
+
+        return sb.Append('"').ToString();
+    }
+
+    /// <summary>A valid GBNF rule name (letters, digits, '-') derived from <paramref name="text"/>; never empty.</summary>
+    internal static string SanitizeRuleName(string text)
+    {
+        var sb = new StringBuilder(text.Length);
+        foreach (char c in text)
+        {
+            if (char.IsAsciiLetterOrDigit(c))
+            {
+                sb.Append(c);
+            }
+            else if (sb.Length > 0 && sb[^1] != '-')
+            {
+                sb.Append('-');
+            }
+        }
+
+        while (sb.Length > 0 && sb[^1] == '-')
+        {
+            sb.Length--;
+        }
+
+        return sb.Length == 0 ? "r" : sb.ToString();
+    }
+}
