@@ -23,6 +23,7 @@ internal static partial class JsonSchemaGrammar
         private readonly Dictionary<string, string> _byPointer = new(StringComparer.Ordinal);
         private readonly HashSet<string> _taken = new(StringComparer.Ordinal);
         private readonly List<string> _shared = [];
+        private readonly HashSet<string> _referenced = new(StringComparer.Ordinal);
         private int _length;
 
         public Builder(JsonElement root) => _root = root;
@@ -64,6 +65,7 @@ internal static partial class JsonSchemaGrammar
         {
             if (_byPointer.TryGetValue(pointer, out string? known))
             {
+                _referenced.Add(known);
                 return known;
             }
 
@@ -97,6 +99,16 @@ internal static partial class JsonSchemaGrammar
             }
 
             string body = Body(schema, path, pointer, depth);
+            if (pointer.Length > 1 && IsRuleName(body) && !_referenced.Contains(name))
+            {
+                // A schema that is just another rule (a $ref, a primitive type) needs no rule of its own.
+                _names.RemoveAt(index);
+                _bodies.RemoveAt(index);
+                _taken.Remove(name);
+                _byPointer[pointer] = body;
+                return body;
+            }
+
             _bodies[index] = body;
             _length += name.Length + body.Length + 6;
             if (_length > MaxGrammarLength)
@@ -660,6 +672,19 @@ internal static partial class JsonSchemaGrammar
             }
 
             return false;
+        }
+
+        private static bool IsRuleName(string text)
+        {
+            foreach (char c in text)
+            {
+                if (!char.IsAsciiLetterOrDigit(c) && c != '-')
+                {
+                    return false;
+                }
+            }
+
+            return text.Length > 0;
         }
 
         private static bool Has(JsonElement schema, string keyword) => schema.TryGetProperty(keyword, out _);

@@ -12,7 +12,7 @@ namespace ModelManager;
 /// <c>additionalProperties</c> is the value schema of a map); optional properties appear in declared order
 /// after the required ones; whitespace is bounded (at most one newline and 20 blanks per gap); integers have
 /// at most 9 digits (they fit an <see cref="int"/>), numbers at most 15 integer and 15 fraction digits and a
-/// 3-digit exponent; <c>time</c> is <c>HH:MM:SS[.f]</c> without an offset (what <see cref="TimeOnly"/> reads);
+/// 3-digit exponent; dates have years 1000-9999 and days 01-28 (valid in every month); <c>time</c> is <c>HH:MM:SS[.f]</c> without an offset (what <see cref="TimeOnly"/> reads);
 /// <c>oneOf</c> is generated like <c>anyOf</c>.
 /// </remarks>
 internal static partial class JsonSchemaGrammar
@@ -35,25 +35,7 @@ internal static partial class JsonSchemaGrammar
     /// <summary>The deepest nesting of schemas followed before giving up (64).</summary>
     public const int MaxDepth = 64;
 
-    /// <summary>A grammar for any JSON object, for <c>ChatResponseFormat.Json</c> without a schema.</summary>
-    public static string AnyObject { get; } = BuildAnyObject();
-
-    /// <summary>Converts <paramref name="schema"/> into a GBNF grammar.</summary>
-    /// <exception cref="NotSupportedException">A keyword cannot be enforced, or the grammar exceeds a cap; the message names the JSON path or the cap.</exception>
-    /// <exception cref="ArgumentException">The schema is malformed (a keyword of the wrong kind, a dangling <c>$ref</c>).</exception>
-    public static string FromSchema(JsonElement schema) => new Builder(schema).Build();
-
-    private static string BuildAnyObject()
-    {
-        var used = new List<string>();
-        UseShared("object", used);
-        var sb = new StringBuilder();
-        sb.Append(RootRule).Append(" ::= object\n");
-        AppendShared(sb, used);
-        return sb.ToString();
-    }
-
-    // The fixed rules, each with the shared rules it uses.
+    // The fixed rules, each with the shared rules it uses (declared before AnyObject, which the static initialiser builds from them).
     private static readonly (string Name, string Body, string[] Uses)[] Shared =
     [
         ("value", "object | array | string | number | boolean | null", ["object", "array", "string", "number", "boolean", "null"]),
@@ -65,12 +47,61 @@ internal static partial class JsonSchemaGrammar
         ("integer", "\"-\"? ( \"0\" | [1-9] [0-9]{0,8} )", []),
         ("boolean", "\"true\" | \"false\"", []),
         ("null", "\"null\"", []),
-        ("date", "[0-9]{4} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | [12] [0-9] | \"3\" [01] )", []),
+        ("date", "[1-9] [0-9]{3} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8] )", []),
         ("time", "( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" [0-5] [0-9] ( \".\" [0-9]{1,7} )?", []),
         ("date-time", "date \"T\" time ( \"Z\" | [+-] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )", ["date", "time"]),
         ("uuid", "[0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{12}", []),
         ("ws", "| \" \" | \"\\n\" [ \\t]{0,20}", []),
     ];
+
+    /// <summary>The most members (or elements) per container that <see cref="AnyObject"/> generates (8).</summary>
+    public const int AnyObjectMembers = 8;
+
+    /// <summary>The longest member name that <see cref="AnyObject"/> generates (32 characters).</summary>
+    public const int AnyObjectKeyLength = 32;
+
+    /// <summary>The deepest nesting of containers that <see cref="AnyObject"/> generates (3: the object, and two levels of objects or arrays in it).</summary>
+    public const int AnyObjectDepth = 3;
+
+    /// <summary>A grammar for a JSON object, for <c>ChatResponseFormat.Json</c> without a schema; bounded in members, name length and depth so that generation ends.</summary>
+    public static string AnyObject { get; } = BuildAnyObject();
+
+    /// <summary>Converts <paramref name="schema"/> into a GBNF grammar.</summary>
+    /// <exception cref="NotSupportedException">A keyword cannot be enforced, or the grammar exceeds a cap; the message names the JSON path or the cap.</exception>
+    /// <exception cref="ArgumentException">The schema is malformed (a keyword of the wrong kind, a dangling <c>$ref</c>).</exception>
+    public static string FromSchema(JsonElement schema) => new Builder(schema).Build();
+
+    private static string BuildAnyObject()
+    {
+        // Levels 1..AnyObjectDepth: containers at level n hold values of level n + 1; the last level holds scalars only.
+        var used = new List<string>();
+        UseShared("ws", used);
+        UseShared("string", used);
+        UseShared("number", used);
+        UseShared("boolean", used);
+        UseShared("null", used);
+        string more = "){0," + (AnyObjectMembers - 1).ToString(System.Globalization.CultureInfo.InvariantCulture) + "}";
+        var sb = new StringBuilder();
+        sb.Append(RootRule).Append(" ::= object-1\n");
+        for (int level = 1; level < AnyObjectDepth; level++)
+        {
+            string inner = level + 1 == AnyObjectDepth ? "scalar" : "value-" + (level + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            string n = level.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            sb.Append("object-").Append(n).Append(" ::= \"{\" ws ( member-").Append(n).Append(" ( ws \",\" ws member-").Append(n).Append(' ').Append(more).Append(" )? ws \"}\"\n");
+            sb.Append("member-").Append(n).Append(" ::= key ws \":\" ws ").Append(inner).Append('\n');
+            sb.Append("array-").Append(n).Append(" ::= \"[\" ws ( ").Append(inner).Append(" ( ws \",\" ws ").Append(inner).Append(' ').Append(more).Append(" )? ws \"]\"\n");
+            if (level + 1 < AnyObjectDepth)
+            {
+                string m = (level + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+                sb.Append("value-").Append(m).Append(" ::= object-").Append(m).Append(" | array-").Append(m).Append(" | scalar\n");
+            }
+        }
+
+        sb.Append("scalar ::= string | number | boolean | null\n");
+        sb.Append("key ::= \"\\\"\" char{0,").Append(AnyObjectKeyLength.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append("} \"\\\"\"\n");
+        AppendShared(sb, used);
+        return sb.ToString();
+    }
 
     private static void UseShared(string name, List<string> used)
     {

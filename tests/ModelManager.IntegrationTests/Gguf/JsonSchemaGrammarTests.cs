@@ -1,0 +1,216 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using LLama;
+using LLama.Common;
+using LLama.Sampling;
+using Microsoft.Extensions.AI;
+using Xunit.Abstractions;
+
+namespace ModelManager.IntegrationTests;
+
+public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
+{
+    private const int MaxTokens = 400;
+
+    public enum Species { Cat, Dog, Bird }
+
+    public sealed record Pet(string Name, int Age, bool Vaccinated, Species Species);
+
+    public sealed record Shelter(string City, List<Species> Kinds, int? Capacity, Pet? Star);
+
+    public sealed record TreeNode(string Label, List<TreeNode>? Children);
+
+    public sealed record Reading(double Value, DateOnly Day, TimeOnly At, DateTimeOffset Taken, Guid Id, bool? Valid);
+
+    [Fact]
+    public void FromSchema_Boolean_IsOneSharedRule()
+    {
+        Assert.Equal("root ::= boolean\nboolean ::= \"true\" | \"false\"\n", Convert("""{"type":"boolean"}"""));
+    }
+
+    [Fact]
+    public void FromSchema_StringEnum_IsAlternativesOfQuotedLiterals()
+    {
+        Assert.Equal("root ::= \"\\\"a\\\"\" | \"\\\"b \\\\\\\"c\\\\\\\"\\\"\" | \"1.5\" | \"null\"\n", Convert("""{"enum":["a","b \"c\"",1.5,null]}"""));
+    }
+
+    [Fact]
+    public void FromSchema_Const_IsOneLiteral()
+    {
+        Assert.Equal("root ::= \"true\"\n", Convert("""{"const":true,"description":"ignored"}"""));
+    }
+
+    [Fact]
+    public void FromSchema_Object_PutsRequiredFirstInOrderThenOptionalOnes()
+    {
+        var gbnf = Convert("""{"type":"object","properties":{"a":{"type":"integer"},"b":{"type":"string"},"c":{"type":"null"}},"required":["c","a"],"additionalProperties":false}""");
+
+        Assert.StartsWith("root ::= \"{\" ws \"\\\"a\\\"\" ws \":\" ws integer ws \",\" ws \"\\\"c\\\"\" ws \":\" ws null ( ws \",\" ws \"\\\"b\\\"\" ws \":\" ws string )? ws \"}\"\n", gbnf, StringComparison.Ordinal);
+        Assert.Contains("\ninteger ::= ", gbnf, StringComparison.Ordinal);
+        Assert.Contains("\nws ::= | \" \" | \"\\n\" [ \\t]{0,20}\n", gbnf, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromSchema_NullableArrayWithBounds_IsArrayOrNull()
+    {
+        var gbnf = Convert("""{"type":["array","null"],"items":{"type":"boolean"},"minItems":1,"maxItems":3}""");
+
+        Assert.StartsWith("root ::= ( \"[\" ws boolean ( ws \",\" ws boolean ){0,2} ws \"]\" ) | null\n", gbnf, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("""{"type":"object","properties":{"age":{"type":"integer","minimum":0}}}""", "$.properties.age.minimum")]
+    [InlineData("""{"type":"object","properties":{"age":{"type":"number","maximum":9}}}""", "$.properties.age.maximum")]
+    [InlineData("""{"type":"object","properties":{"name":{"type":"string","pattern":"^a"}}}""", "$.properties.name.pattern")]
+    [InlineData("""{"type":"object","properties":{"name":{"type":"string","maxLength":1000}}}""", "$.properties.name.maxLength")]
+    [InlineData("""{"type":"object","properties":{"name":{"type":"string","minLength":65}}}""", "$.properties.name.minLength")]
+    [InlineData("""{"type":"object","properties":{"mail":{"type":"string","format":"email"}}}""", "$.properties.mail.format")]
+    [InlineData("""{"type":"array","items":{"type":"integer"},"uniqueItems":true}""", "$.uniqueItems")]
+    [InlineData("""{"type":"array","prefixItems":[{"type":"integer"}]}""", "$.prefixItems")]
+    [InlineData("""{"type":"array","maxItems":100000}""", "$.maxItems")]
+    [InlineData("""{"type":"object","patternProperties":{"^x":{}}}""", "$.patternProperties")]
+    [InlineData("""{"not":{"type":"null"}}""", "$.not")]
+    [InlineData("""{"if":{"type":"null"},"then":{"type":"null"}}""", "$.if")]
+    [InlineData("""{"allOf":[{"type":"null"}]}""", "$.allOf")]
+    [InlineData("""{"anyOf":[{"type":"null"},{"type":"object","propertyNames":{"maxLength":3}}]}""", "$.anyOf[1].propertyNames")]
+    [InlineData("""{"$defs":{"A":{"type":"integer","multipleOf":2}},"type":"object","properties":{"x":{"$ref":"#/$defs/A"}}}""", "$.$defs.A.multipleOf")]
+    [InlineData("""{"type":"object","properties":{"x":{"$ref":"other.json#/A"}}}""", "$.properties.x.$ref")]
+    [InlineData("""{"type":"object","properties":{"x":{"$ref":"#/$defs/A","type":"integer"}},"$defs":{"A":{}}}""", "$.properties.x.type")]
+    [InlineData("""{"type":"object","properties":{"first name":{"type":"integer","exclusiveMinimum":0}}}""", "$.properties['first name'].exclusiveMinimum")]
+    public void FromSchema_UnenforceableKeyword_ThrowsNamingItsPath(string schema, string path)
+    {
+        var error = Assert.Throws<NotSupportedException>(() => Convert(schema));
+
+        Assert.Contains(" " + path + " ", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromSchema_TooManyRules_ThrowsNamingTheCap()
+    {
+        var properties = string.Join(",", Enumerable.Range(0, JsonSchemaGrammar.MaxRules + 1).Select(i => $"\"p{i}\":{{\"const\":{i}}}"));
+
+        var error = Assert.Throws<NotSupportedException>(() => Convert("{\"type\":\"object\",\"properties\":{" + properties + "}}"));
+
+        Assert.Contains("JsonSchemaGrammar.MaxRules", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromSchema_TooManyCharacters_ThrowsNamingTheCap()
+    {
+        var error = Assert.Throws<NotSupportedException>(() => Convert($$"""{"const":"{{new string('x', JsonSchemaGrammar.MaxGrammarLength)}}"}"""));
+
+        Assert.Contains("JsonSchemaGrammar.MaxGrammarLength", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromSchema_RecursiveReferences_EndWithOneRulePerDefinition()
+    {
+        var gbnf = Convert("""{"$ref":"#/$defs/Node","$defs":{"Node":{"type":"object","properties":{"next":{"anyOf":[{"$ref":"#/$defs/Node"},{"type":"null"}]},"up":{"$ref":"#"}},"required":["next"]}}}""");
+
+        Assert.StartsWith("root ::= Node\n", gbnf, StringComparison.Ordinal);
+        Assert.Single(RuleNames(gbnf), n => n == "Node");
+        Assert.Contains("\nNode-next ::= Node | null\n", gbnf, StringComparison.Ordinal);
+        Assert.Contains("\"\\\"up\\\"\" ws \":\" ws root )?", gbnf, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromSchema_AwkwardPropertyNames_GiveValidDistinctRuleNames()
+    {
+        var gbnf = Convert("""{"type":"object","properties":{"a b":{"const":1},"a-b":{"const":2},"string":{"const":3},"ünï/cødé":{"const":4},"%%":{"const":5},"root":{"const":6}},"required":["a b"]}""");
+
+        var names = RuleNames(gbnf);
+        Assert.All(names, n => Assert.Matches("^[A-Za-z0-9-]+$", n));
+        Assert.Equal(names.Count, names.Distinct(StringComparer.Ordinal).Count());
+        Assert.Contains("a-b", names);
+        Assert.Contains("a-b-2", names);
+        Assert.Contains("string-2", names);
+        Assert.Contains("n-c-d", names);
+        Assert.Contains("r", names);
+        Assert.Contains("root-2", names);
+        Assert.Contains("\"\\\"ünï/cødé\\\"\"", gbnf, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void AnyObject_IsABoundedObjectOfScalarsAndContainers()
+    {
+        Assert.StartsWith("root ::= object-1\n", JsonSchemaGrammar.AnyObject, StringComparison.Ordinal);
+        Assert.Contains("\nscalar ::= string | number | boolean | null\n", JsonSchemaGrammar.AnyObject, StringComparison.Ordinal);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public Task Stories260K_FlatRecord_AlwaysGivesAValidPet() => AssertGeneratesValid<Pet>();
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public Task Stories260K_NestedRecordWithListAndNullable_AlwaysGivesAValidShelter() => AssertGeneratesValid<Shelter>();
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public Task Stories260K_RecursiveRecord_AlwaysGivesAValidTree() => AssertGeneratesValid<TreeNode>();
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public Task Stories260K_NumbersDatesAndUuids_AlwaysGiveAValidReading() => AssertGeneratesValid<Reading>();
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task Stories260K_AnyObject_AlwaysGivesAJsonObject()
+    {
+        using var weights = LoadStories();
+        for (uint seed = 1; seed <= 5; seed++)
+        {
+            var (text, pieces) = await GenerateAsync(weights, JsonSchemaGrammar.AnyObject, seed);
+            output.WriteLine($"seed {seed}, {pieces} pieces: {text}");
+            Assert.True(pieces < MaxTokens, $"seed {seed}: the grammar did not complete within {MaxTokens} tokens: {text}");
+            using var document = JsonDocument.Parse(text);
+            Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
+        }
+    }
+
+    private async Task AssertGeneratesValid<T>()
+    {
+        var schema = AIJsonUtilities.CreateJsonSchema(typeof(T));
+        output.WriteLine(schema.GetRawText());
+        var gbnf = JsonSchemaGrammar.FromSchema(schema);
+        output.WriteLine(gbnf);
+        using var weights = LoadStories();
+        for (uint seed = 1; seed <= 5; seed++)
+        {
+            var (text, pieces) = await GenerateAsync(weights, gbnf, seed);
+            output.WriteLine($"seed {seed}, {pieces} pieces: {text}");
+            Assert.True(pieces < MaxTokens, $"seed {seed}: the grammar did not complete within {MaxTokens} tokens: {text}");
+            using var document = JsonDocument.Parse(text);
+            SchemaCheck.Validate(schema, schema, document.RootElement, "$");
+            Assert.NotNull(JsonSerializer.Deserialize<T>(text, AIJsonUtilities.DefaultOptions));
+        }
+    }
+
+    private static LLamaWeights LoadStories() =>
+        LLamaWeights.LoadFromFile(new ModelParams(SharedModels.Stories260K) { GpuLayerCount = 0 });
+
+    /// <summary>Samples from stories260K under <paramref name="gbnf"/>; the piece count stays below the budget only when the grammar completed.</summary>
+    private static async Task<(string Text, int Pieces)> GenerateAsync(LLamaWeights weights, string gbnf, uint seed)
+    {
+        var executor = new StatelessExecutor(weights, new ModelParams(SharedModels.Stories260K) { ContextSize = 512, GpuLayerCount = 0 });
+        using var pipeline = new DefaultSamplingPipeline { Grammar = new Grammar(gbnf, JsonSchemaGrammar.RootRule), Seed = seed };
+        var parameters = new InferenceParams { MaxTokens = MaxTokens, SamplingPipeline = pipeline };
+        var text = new StringBuilder();
+        int pieces = 0;
+        await foreach (var piece in executor.InferAsync("Once upon a time", parameters))
+        {
+            text.Append(piece);
+            pieces++;
+        }
+
+        return (text.ToString(), pieces);
+    }
+
+    private static string Convert(string schema)
+    {
+        using var document = JsonDocument.Parse(schema);
+        return JsonSchemaGrammar.FromSchema(document.RootElement);
+    }
+
+    private static List<string> RuleNames(string gbnf) =>
+        [.. RuleLine().Matches(gbnf).Select(m => m.Groups[1].Value)];
+
+    [GeneratedRegex("^(\\S+) ::= ", RegexOptions.Multiline)]
+    private static partial Regex RuleLine();
+}

@@ -1,0 +1,102 @@
+using System.Text.Json;
+
+namespace ModelManager.IntegrationTests;
+
+/// <summary>A small JSON schema validator for the keywords <c>AIJsonUtilities.CreateJsonSchema</c> writes, to check generated output.</summary>
+internal static class SchemaCheck
+{
+    public static void Validate(JsonElement root, JsonElement schema, JsonElement value, string path)
+    {
+        if (schema.ValueKind == JsonValueKind.True)
+        {
+            return;
+        }
+
+        if (schema.TryGetProperty("$ref", out var reference))
+        {
+            var target = root;
+            foreach (var segment in reference.GetString()!.TrimStart('#').Split('/', StringSplitOptions.RemoveEmptyEntries))
+            {
+                target = target.GetProperty(segment.Replace("~1", "/", StringComparison.Ordinal).Replace("~0", "~", StringComparison.Ordinal));
+            }
+
+            Validate(root, target, value, path);
+            return;
+        }
+
+        if (schema.TryGetProperty("anyOf", out var anyOf) || schema.TryGetProperty("oneOf", out anyOf))
+        {
+            var errors = new List<string>();
+            foreach (var alternative in anyOf.EnumerateArray())
+            {
+                try
+                {
+                    Validate(root, alternative, value, path);
+                    return;
+                }
+                catch (Xunit.Sdk.XunitException e)
+                {
+                    errors.Add(e.Message);
+                }
+            }
+
+            Assert.Fail($"{path}: no alternative matches: {string.Join("; ", errors)}");
+        }
+
+        if (schema.TryGetProperty("enum", out var values))
+        {
+            Assert.True(values.EnumerateArray().Any(v => JsonElement.DeepEquals(v, value)), $"{path}: {value.GetRawText()} is not in {values.GetRawText()}");
+        }
+
+        if (schema.TryGetProperty("type", out var type))
+        {
+            var types = type.ValueKind == JsonValueKind.Array ? type.EnumerateArray().Select(t => t.GetString()!).ToList() : [type.GetString()!];
+            Assert.True(types.Any(t => Matches(t, value)), $"{path}: {value.GetRawText()} is not of type {type.GetRawText()}");
+        }
+
+        if (value.ValueKind == JsonValueKind.Object)
+        {
+            var properties = schema.TryGetProperty("properties", out var p) ? p : default;
+            if (schema.TryGetProperty("required", out var required))
+            {
+                foreach (var name in required.EnumerateArray())
+                {
+                    Assert.True(value.TryGetProperty(name.GetString()!, out _), $"{path}: required property '{name}' is missing");
+                }
+            }
+
+            foreach (var property in value.EnumerateObject())
+            {
+                if (properties.ValueKind == JsonValueKind.Object && properties.TryGetProperty(property.Name, out var propertySchema))
+                {
+                    Validate(root, propertySchema, property.Value, path + "." + property.Name);
+                }
+                else
+                {
+                    Assert.False(schema.TryGetProperty("additionalProperties", out var extra) && extra.ValueKind == JsonValueKind.False, $"{path}: property '{property.Name}' is not allowed");
+                }
+            }
+        }
+
+        if (value.ValueKind == JsonValueKind.Array && schema.TryGetProperty("items", out var items))
+        {
+            int i = 0;
+            foreach (var item in value.EnumerateArray())
+            {
+                Validate(root, items, item, $"{path}[{i++}]");
+            }
+        }
+    }
+
+    private static bool Matches(string type, JsonElement value) => type switch
+    {
+        "object" => value.ValueKind == JsonValueKind.Object,
+        "array" => value.ValueKind == JsonValueKind.Array,
+        "string" => value.ValueKind == JsonValueKind.String,
+        "number" => value.ValueKind == JsonValueKind.Number,
+        "integer" => value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out _),
+        "boolean" => value.ValueKind is JsonValueKind.True or JsonValueKind.False,
+        "null" => value.ValueKind == JsonValueKind.Null,
+        _ => false,
+    };
+}
