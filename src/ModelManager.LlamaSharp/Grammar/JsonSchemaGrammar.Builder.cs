@@ -334,15 +334,16 @@ internal static partial class JsonSchemaGrammar
 
                 if (additional.ValueKind == JsonValueKind.False)
                 {
+                    Use("ws");
                     return "\"{\" ws \"}\"";
                 }
 
                 // A map: any keys, each value matching the schema.
                 Use("ws");
-                Use("string");
+                Use("key");
                 string valueRule = Visit(additional, Child(path, "additionalProperties"), pointer + "/additionalProperties", depth + 1);
-                string pair = "string ws \":\" ws " + valueRule;
-                return "\"{\" ws ( " + pair + " ( ws \",\" ws " + pair + " )* )? ws \"}\"";
+                string pair = "key ws \":\" ws " + valueRule;
+                return "\"{\" ws ( " + pair + " ( ws \",\" ws " + pair + " ){0," + (AnyObjectMembers - 1).ToString(CultureInfo.InvariantCulture) + "} )? ws \"}\"";
             }
 
             // Required properties first, in declared order (then any required name without a schema), then optional ones.

@@ -9,7 +9,7 @@ namespace ModelManager;
 /// a keyword that cannot be enforced is a <see cref="NotSupportedException"/> naming its JSON path.
 /// Choices that narrow the output (all valid under the schema), so that a small model always finishes:
 /// additional properties are never generated unless the object declares no properties (then
-/// <c>additionalProperties</c> is the value schema of a map); optional properties appear in declared order
+/// <c>additionalProperties</c> is the value schema of a map of at most 8 entries with names of at most 32 characters); optional properties appear in declared order
 /// after the required ones; whitespace is bounded (at most one newline and 20 blanks per gap); integers have
 /// at most 9 digits (they fit an <see cref="int"/>), numbers at most 15 integer and 15 fraction digits and a
 /// 3-digit exponent; dates have years 1000-9999 and days 01-28 (valid in every month); <c>time</c> is <c>HH:MM:SS[.f]</c> without an offset (what <see cref="TimeOnly"/> reads);
@@ -42,6 +42,7 @@ internal static partial class JsonSchemaGrammar
         ("object", "\"{\" ws ( string ws \":\" ws value ( ws \",\" ws string ws \":\" ws value )* )? ws \"}\"", ["ws", "string", "value"]),
         ("array", "\"[\" ws ( value ( ws \",\" ws value )* )? ws \"]\"", ["ws", "value"]),
         ("string", "\"\\\"\" char* \"\\\"\"", ["char"]),
+        ("key", "\"\\\"\" char{0,32} \"\\\"\"", ["char"]), // AnyObjectKeyLength
         ("char", "[^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )", []),
         ("number", "\"-\"? ( \"0\" | [1-9] [0-9]{0,14} ) ( \".\" [0-9]{1,15} )? ( [eE] [-+]? [0-9]{1,3} )?", []),
         ("integer", "\"-\"? ( \"0\" | [1-9] [0-9]{0,8} )", []),
@@ -54,10 +55,10 @@ internal static partial class JsonSchemaGrammar
         ("ws", "| \" \" | \"\\n\" [ \\t]{0,20}", []),
     ];
 
-    /// <summary>The most members (or elements) per container that <see cref="AnyObject"/> generates (8).</summary>
+    /// <summary>The most members (or elements) per container that <see cref="AnyObject"/> generates, and the most entries of a map (an object schema with only <c>additionalProperties</c>) (8).</summary>
     public const int AnyObjectMembers = 8;
 
-    /// <summary>The longest member name that <see cref="AnyObject"/> generates (32 characters).</summary>
+    /// <summary>The longest member name that <see cref="AnyObject"/> and maps generate (32 characters).</summary>
     public const int AnyObjectKeyLength = 32;
 
     /// <summary>The deepest nesting of containers that <see cref="AnyObject"/> generates (3: the object, and two levels of objects or arrays in it).</summary>
@@ -77,6 +78,7 @@ internal static partial class JsonSchemaGrammar
         var used = new List<string>();
         UseShared("ws", used);
         UseShared("string", used);
+        UseShared("key", used);
         UseShared("number", used);
         UseShared("boolean", used);
         UseShared("null", used);
@@ -98,7 +100,6 @@ internal static partial class JsonSchemaGrammar
         }
 
         sb.Append("scalar ::= string | number | boolean | null\n");
-        sb.Append("key ::= \"\\\"\" char{0,").Append(AnyObjectKeyLength.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append("} \"\\\"\"\n");
         AppendShared(sb, used);
         return sb.ToString();
     }

@@ -59,6 +59,20 @@ public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
         Assert.StartsWith("root ::= ( \"[\" ws boolean ( ws \",\" ws boolean ){0,2} ws \"]\" ) | null\n", gbnf, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void FromSchema_ArrayWithMinItemsOnly_RepeatsWithoutUpperBound()
+    {
+        Assert.StartsWith("root ::= \"[\" ws integer ( ws \",\" ws integer ){2,} ws \"]\"\n", Convert("""{"type":"array","items":{"type":"integer"},"minItems":3}"""), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FromSchema_PointerReference_SharesTheTargetRule()
+    {
+        var gbnf = Convert("""{"type":"object","properties":{"a":{"type":"object","properties":{"x":{"type":"boolean"}},"required":["x"]},"b":{"$ref":"#/properties/a"}},"required":["a","b"]}""");
+
+        Assert.StartsWith("root ::= \"{\" ws \"\\\"a\\\"\" ws \":\" ws a ws \",\" ws \"\\\"b\\\"\" ws \":\" ws a ws \"}\"\n", gbnf, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("""{"type":"object","properties":{"age":{"type":"integer","minimum":0}}}""", "$.properties.age.minimum")]
     [InlineData("""{"type":"object","properties":{"age":{"type":"number","maximum":9}}}""", "$.properties.age.maximum")]
@@ -151,6 +165,40 @@ public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
     public Task Stories260K_NumbersDatesAndUuids_AlwaysGiveAValidReading() => AssertGeneratesValid<Reading>();
 
     [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task Stories260K_HandWrittenSchemas_AreAcceptedByLlamaCppAndAlwaysSatisfied()
+    {
+        string[] schemas =
+        [
+            """{"type":"object","properties":{"a":{"type":"boolean"},"b":{"type":"null"},"c":{"const":"x"}},"additionalProperties":false}""",
+            """{"type":"array","items":{"enum":[1,2,"three",true,null]},"minItems":2,"maxItems":4}""",
+            """{"type":"array","items":{"type":"integer"},"minItems":3,"maxItems":5}""",
+            """{"type":"object","properties":{"a":{"type":"object","properties":{"x":{"type":"boolean"}},"required":["x"]},"b":{"$ref":"#/properties/a"}},"required":["a","b"]}""",
+            """{"type":"array","maxItems":0}""",
+            """{"type":"object","additionalProperties":{"type":"integer"}}""",
+            """{"type":"object","additionalProperties":false}""",
+            """{"type":"string","minLength":2,"maxLength":5}""",
+            """{"oneOf":[{"type":"integer"},{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}]}""",
+            """{"$ref":"#/$defs/List","$defs":{"List":{"type":"object","properties":{"head":{"type":"boolean"},"tail":{"anyOf":[{"$ref":"#/$defs/List"},{"type":"null"}]}},"required":["head","tail"]}}}""",
+            """{"type":"string","format":"date-time"}""",
+            """{"enum":["quote \" backslash \\ tab \t é"]}""",
+        ];
+        using var weights = LoadStories();
+        foreach (string text in schemas)
+        {
+            using var schema = JsonDocument.Parse(text);
+            var gbnf = JsonSchemaGrammar.FromSchema(schema.RootElement);
+            for (uint seed = 1; seed <= 3; seed++)
+            {
+                var (json, pieces) = await GenerateAsync(weights, gbnf, seed);
+                output.WriteLine($"{text} seed {seed}, {pieces} pieces: {json}");
+                Assert.True(pieces < MaxTokens, $"{text}, seed {seed}: the grammar did not complete within {MaxTokens} tokens: {json}");
+                using var document = JsonDocument.Parse(json);
+                SchemaCheck.Validate(schema.RootElement, schema.RootElement, document.RootElement, "$");
+            }
+        }
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task Stories260K_AnyObject_AlwaysGivesAJsonObject()
     {
         using var weights = LoadStories();
@@ -171,7 +219,7 @@ public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
         var gbnf = JsonSchemaGrammar.FromSchema(schema);
         output.WriteLine(gbnf);
         using var weights = LoadStories();
-        for (uint seed = 1; seed <= 5; seed++)
+        for (uint seed = 0; seed <= 5; seed++)
         {
             var (text, pieces) = await GenerateAsync(weights, gbnf, seed);
             output.WriteLine($"seed {seed}, {pieces} pieces: {text}");
@@ -185,11 +233,12 @@ public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
     private static LLamaWeights LoadStories() =>
         LLamaWeights.LoadFromFile(new ModelParams(SharedModels.Stories260K) { GpuLayerCount = 0 });
 
-    /// <summary>Samples from stories260K under <paramref name="gbnf"/>; the piece count stays below the budget only when the grammar completed.</summary>
+    /// <summary>Samples from stories260K under <paramref name="gbnf"/> (greedy for seed 0); the piece count stays below the budget only when the grammar completed.</summary>
     private static async Task<(string Text, int Pieces)> GenerateAsync(LLamaWeights weights, string gbnf, uint seed)
     {
         var executor = new StatelessExecutor(weights, new ModelParams(SharedModels.Stories260K) { ContextSize = 512, GpuLayerCount = 0 });
-        using var pipeline = new DefaultSamplingPipeline { Grammar = new Grammar(gbnf, JsonSchemaGrammar.RootRule), Seed = seed };
+        var grammar = new Grammar(gbnf, JsonSchemaGrammar.RootRule);
+        using BaseSamplingPipeline pipeline = seed == 0 ? new GreedySamplingPipeline { Grammar = grammar } : new DefaultSamplingPipeline { Grammar = grammar, Seed = seed };
         var parameters = new InferenceParams { MaxTokens = MaxTokens, SamplingPipeline = pipeline };
         var text = new StringBuilder();
         int pieces = 0;

@@ -43,6 +43,25 @@ internal static class SchemaCheck
             Assert.Fail($"{path}: no alternative matches: {string.Join("; ", errors)}");
         }
 
+        if (schema.TryGetProperty("const", out var constant))
+        {
+            Assert.True(JsonElement.DeepEquals(constant, value), $"{path}: {value.GetRawText()} is not {constant.GetRawText()}");
+        }
+
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            int length = value.GetString()!.Length;
+            Assert.True(!schema.TryGetProperty("minLength", out var min) || length >= min.GetInt32(), $"{path}: {length} characters is below minLength");
+            Assert.True(!schema.TryGetProperty("maxLength", out var max) || length <= max.GetInt32(), $"{path}: {length} characters is above maxLength");
+        }
+
+        if (value.ValueKind == JsonValueKind.Array)
+        {
+            int count = value.GetArrayLength();
+            Assert.True(!schema.TryGetProperty("minItems", out var min) || count >= min.GetInt32(), $"{path}: {count} items is below minItems");
+            Assert.True(!schema.TryGetProperty("maxItems", out var max) || count <= max.GetInt32(), $"{path}: {count} items is above maxItems");
+        }
+
         if (schema.TryGetProperty("enum", out var values))
         {
             Assert.True(values.EnumerateArray().Any(v => JsonElement.DeepEquals(v, value)), $"{path}: {value.GetRawText()} is not in {values.GetRawText()}");
@@ -71,9 +90,10 @@ internal static class SchemaCheck
                 {
                     Validate(root, propertySchema, property.Value, path + "." + property.Name);
                 }
-                else
+                else if (schema.TryGetProperty("additionalProperties", out var extra))
                 {
-                    Assert.False(schema.TryGetProperty("additionalProperties", out var extra) && extra.ValueKind == JsonValueKind.False, $"{path}: property '{property.Name}' is not allowed");
+                    Assert.False(extra.ValueKind == JsonValueKind.False, $"{path}: property '{property.Name}' is not allowed");
+                    Validate(root, extra, property.Value, path + "." + property.Name);
                 }
             }
         }
