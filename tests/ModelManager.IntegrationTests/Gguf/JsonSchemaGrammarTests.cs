@@ -148,6 +148,7 @@ public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
     [Fact]
     public void AnyObject_IsABoundedObjectOfScalarsAndContainers()
     {
+        AssertEveryRuleIsDefined(JsonSchemaGrammar.AnyObject);
         Assert.StartsWith("root ::= object-1\n", JsonSchemaGrammar.AnyObject, StringComparison.Ordinal);
         Assert.Contains("\nscalar ::= string | number | boolean | null\n", JsonSchemaGrammar.AnyObject, StringComparison.Ordinal);
     }
@@ -187,6 +188,7 @@ public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
         {
             using var schema = JsonDocument.Parse(text);
             var gbnf = JsonSchemaGrammar.FromSchema(schema.RootElement);
+            AssertEveryRuleIsDefined(gbnf);
             for (uint seed = 1; seed <= 3; seed++)
             {
                 var (json, pieces) = await GenerateAsync(weights, gbnf, seed);
@@ -218,6 +220,7 @@ public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
         output.WriteLine(schema.GetRawText());
         var gbnf = JsonSchemaGrammar.FromSchema(schema);
         output.WriteLine(gbnf);
+        AssertEveryRuleIsDefined(gbnf);
         using var weights = LoadStories();
         for (uint seed = 0; seed <= 5; seed++)
         {
@@ -254,8 +257,30 @@ public sealed partial class JsonSchemaGrammarTests(ITestOutputHelper output)
     private static string Convert(string schema)
     {
         using var document = JsonDocument.Parse(schema);
-        return JsonSchemaGrammar.FromSchema(document.RootElement);
+        var gbnf = JsonSchemaGrammar.FromSchema(document.RootElement);
+        AssertEveryRuleIsDefined(gbnf);
+        return gbnf;
     }
+
+    /// <summary>llama.cpp aborts the process on an undefined rule, so every grammar is checked in managed code first.</summary>
+    private static void AssertEveryRuleIsDefined(string gbnf)
+    {
+        var defined = RuleNames(gbnf).ToHashSet(StringComparer.Ordinal);
+        foreach (var line in gbnf.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var body = Literals().Replace(line[(line.IndexOf(" ::= ", StringComparison.Ordinal) + 5)..], " ");
+            foreach (Match word in Identifier().Matches(body))
+            {
+                Assert.True(defined.Contains(word.Value), $"rule '{word.Value}' is used but not defined in:\n{gbnf}");
+            }
+        }
+    }
+
+    [GeneratedRegex("\"(?:[^\"\\\\]|\\\\.)*\"|\\[(?:[^\\]\\\\]|\\\\.)*\\]|\\{[0-9,]*\\}")]
+    private static partial Regex Literals();
+
+    [GeneratedRegex("[A-Za-z0-9-]+")]
+    private static partial Regex Identifier();
 
     private static List<string> RuleNames(string gbnf) =>
         [.. RuleLine().Matches(gbnf).Select(m => m.Groups[1].Value)];
