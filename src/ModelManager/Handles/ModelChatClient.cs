@@ -22,23 +22,25 @@ internal sealed class ModelChatClient : IChatClient
     {
         var list = AsList(messages);
         var generation = Prepare(options, ref list);
-        var servedBy = new ModelHandle.ServedBy();
         var text = new StringBuilder();
-        GenerationOutcome? outcome = null;
-        await foreach (var update in _model.StreamAsync(null, list, generation, servedBy, cancellationToken).ConfigureAwait(false))
+        var final = default(GenerationUpdate);
+        await foreach (var update in _model.StreamAsync(null, list, generation, cancellationToken).ConfigureAwait(false))
         {
             text.Append(update.Text);
-            outcome = update.Outcome ?? outcome;
+            final = update;
         }
+
+        // The stream always ends with its outcome, which names the model that served.
+        var outcome = final.Outcome!;
 
         var id = NewId();
         return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = id })
         {
             ResponseId = id,
-            ModelId = servedBy.Name,
+            ModelId = final.ModelName,
             CreatedAt = _model.Time.GetUtcNow(),
-            FinishReason = ToFinishReason(outcome!),
-            Usage = ToUsage(outcome!),
+            FinishReason = ToFinishReason(outcome),
+            Usage = ToUsage(outcome),
         };
     }
 
@@ -47,10 +49,9 @@ internal sealed class ModelChatClient : IChatClient
     {
         var list = AsList(messages);
         var generation = Prepare(options, ref list);
-        var servedBy = new ModelHandle.ServedBy();
         var id = NewId();
         var created = _model.Time.GetUtcNow();
-        await foreach (var update in _model.StreamAsync(null, list, generation, servedBy, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in _model.StreamAsync(null, list, generation, cancellationToken).ConfigureAwait(false))
         {
             if (update.Outcome is { } outcome)
             {
@@ -59,7 +60,7 @@ internal sealed class ModelChatClient : IChatClient
                 {
                     ResponseId = id,
                     MessageId = id,
-                    ModelId = servedBy.Name,
+                    ModelId = update.ModelName,
                     CreatedAt = created,
                     FinishReason = ToFinishReason(outcome),
                 };
@@ -70,7 +71,7 @@ internal sealed class ModelChatClient : IChatClient
                 {
                     ResponseId = id,
                     MessageId = id,
-                    ModelId = servedBy.Name,
+                    ModelId = update.ModelName,
                     CreatedAt = created,
                 };
             }

@@ -53,29 +53,29 @@ internal sealed class ModelHandle : ILanguageModel
     public async Task<GenerationResult> GenerateResultAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        var servedBy = new ServedBy();
         var text = new StringBuilder();
-        GenerationOutcome? outcome = null;
-        await foreach (var update in StreamAsync(prompt, null, options, servedBy, cancellationToken).ConfigureAwait(false))
+        var final = default(GenerationUpdate);
+        await foreach (var update in StreamAsync(prompt, null, options, cancellationToken).ConfigureAwait(false))
         {
             text.Append(update.Text);
-            outcome = update.Outcome ?? outcome;
+            final = update;
         }
 
-        return new GenerationResult(text.ToString(), servedBy.Name!, outcome!);
+        // The stream always ends with its outcome, which names the model that served.
+        return new GenerationResult(text.ToString(), final.ModelName!, final.Outcome!);
     }
 
     public IAsyncEnumerable<GenerationUpdate> GenerateUpdatesAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        return StreamAsync(prompt, null, options, null, cancellationToken);
+        return StreamAsync(prompt, null, options, cancellationToken);
     }
 
     public async IAsyncEnumerable<string> GenerateStreamingAsync(string prompt, GenerationOptions? options = null,
         [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        await foreach (var update in StreamAsync(prompt, null, options, null, cancellationToken).ConfigureAwait(false))
+        await foreach (var update in StreamAsync(prompt, null, options, cancellationToken).ConfigureAwait(false))
         {
             if (update.Text.Length > 0)
             {
@@ -86,25 +86,18 @@ internal sealed class ModelHandle : ILanguageModel
 
     public IChatClient AsChatClient() => _chatClient ??= new ModelChatClient(this);
 
-    /// <summary>Records which model served a call (a fallback, when the requested one could not load).</summary>
-    internal sealed class ServedBy
-    {
-        public string? Name { get; set; }
-    }
-
     /// <summary>
     /// Leases the model (or a fallback), runs one generation and releases the lease when the stream ends. A force-unload
     /// during the call becomes <see cref="ModelUnloadedException"/>; a model with fallbacks that reports itself unavailable
     /// before any output is evicted and the call retried once through the chain, so that its fallbacks answer (without
     /// fallbacks the error reaches the caller and the model stays loaded).
     /// </summary>
-    internal async IAsyncEnumerable<GenerationUpdate> StreamAsync(string? prompt, IReadOnlyList<ChatMessage>? messages, GenerationOptions? options, ServedBy? servedBy,
+    internal async IAsyncEnumerable<GenerationUpdate> StreamAsync(string? prompt, IReadOnlyList<ChatMessage>? messages, GenerationOptions? options,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         for (var attempt = 0; ; attempt++)
         {
             var lease = await _manager.AcquireChainAsync(Chain, cancellationToken).ConfigureAwait(false);
-            servedBy?.Name = lease.Entry.Name;
             ModelUnavailableException? unavailable = null;
             try
             {
