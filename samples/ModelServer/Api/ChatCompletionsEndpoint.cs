@@ -12,7 +12,11 @@ internal sealed class ChatCompletionsEndpoint()
 {
     protected override List<ChatMessage> ReadInput(JsonElement body) => ReadMessages(body);
 
-    protected override void RejectUnsupported(JsonElement body) => RequestReader.Unsupported(body, "tools", "functions", "logprobs", "audio");
+    protected override void RejectUnsupported(JsonElement body)
+    {
+        RequestReader.Unsupported(body, "tools", "functions", "logprobs", "audio");
+        RequestReader.Unhonoured(body, chat: true);
+    }
 
     protected override async Task<Generation> GenerateAsync(ILanguageModel model, List<ChatMessage> input, GenerationOptions options, CancellationToken cancellationToken)
     {

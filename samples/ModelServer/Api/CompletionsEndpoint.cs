@@ -13,6 +13,7 @@ internal sealed class CompletionsEndpoint()
     protected override void RejectUnsupported(JsonElement body)
     {
         RequestReader.Unsupported(body, "echo", "suffix", "logprobs");
+        RequestReader.Unhonoured(body, chat: false);
         RequestReader.OnlyOne(body, "best_of");
     }
 

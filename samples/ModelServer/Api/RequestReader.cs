@@ -151,6 +151,43 @@ internal static class RequestReader
         }
     }
 
+    /// <summary>
+    /// Fails with 400 when a field asks for what no managed model honours: penalties other than 0, a non-empty
+    /// <c>logit_bias</c>, and (chat) a <c>response_format</c> other than text or a <c>tool_choice</c> other than none/auto.
+    /// A request option is never silently dropped.
+    /// </summary>
+    public static void Unhonoured(JsonElement body, bool chat)
+    {
+        foreach (var name in (string[])["frequency_penalty", "presence_penalty"])
+        {
+            if (Get(body, name) is { } v && !(v.ValueKind == JsonValueKind.Number && v.GetDouble() == 0))
+            {
+                throw Invalid(name, "is not supported: the models here apply no penalties (only 0 is accepted)");
+            }
+        }
+
+        if (Get(body, "logit_bias") is { } bias && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
+        {
+            throw Invalid("logit_bias", "is not supported by this server");
+        }
+
+        if (!chat)
+        {
+            return;
+        }
+
+        if (Get(body, "response_format") is { } format
+            && !(format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
+        {
+            throw Invalid("response_format", "is not supported yet: only {\"type\": \"text\"}");
+        }
+
+        if (Get(body, "tool_choice") is { } choice && !(choice.ValueKind == JsonValueKind.String && choice.GetString() is "none" or "auto"))
+        {
+            throw Invalid("tool_choice", "is not supported: this server offers no tools");
+        }
+    }
+
     /// <summary>Fails with 400 unless the field is absent or 1 (<c>n</c>, <c>best_of</c>): one choice per request.</summary>
     public static void OnlyOne(JsonElement body, string name)
     {

@@ -189,6 +189,11 @@ public sealed class ModelServerTests
             ("v1/completions", """{"model":"small"}""", "prompt"),
             ("v1/completions", """{"model":"small","prompt":["a","b"]}""", "prompt"),
             ("v1/completions", """{"model":"small","prompt":"hi","stop":[1]}""", "stop"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}""", "response_format"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"tool_choice":"required"}""", "tool_choice"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"frequency_penalty":0.5}""", "frequency_penalty"),
+            ("v1/completions", """{"model":"small","prompt":"hi","presence_penalty":1}""", "presence_penalty"),
+            ("v1/completions", """{"model":"small","prompt":"hi","logit_bias":{"50256":-100}}""", "logit_bias"),
         ];
 
         foreach (var (path, body, param) in cases)
@@ -200,6 +205,12 @@ public sealed class ModelServerTests
         }
 
         Assert.Equal(0, server.Manager.GetModelStats()["small"].AccessCount); // nothing reached a model
+
+        // The neutral values of those options are honoured, so they pass.
+        using var neutral = await http.PostAsync("v1/chat/completions", new StringContent(
+            """{"model":"small","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"frequency_penalty":0,"presence_penalty":0,"logit_bias":{},"response_format":{"type":"text"},"tool_choice":"none"}""",
+            Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.OK, neutral.StatusCode);
     }
 
     [Fact]
