@@ -162,15 +162,7 @@ public sealed class LlamaSharpOutcomeTests
             updates.Add(update);
         }
 
-        var usages = updates.SelectMany(u => u.Contents.OfType<UsageContent>()).ToList();
-        var usage = Assert.Single(usages);
-        Assert.Same(usage, Assert.Single(updates[^1].Contents.OfType<UsageContent>()));
-        Assert.Equal(response.Usage!.InputTokenCount, usage.Details.InputTokenCount);
-        Assert.Equal(response.Usage.OutputTokenCount, usage.Details.OutputTokenCount);
-        Assert.Equal(response.Usage.TotalTokenCount, usage.Details.TotalTokenCount);
-        Assert.Equal(12, usage.Details.OutputTokenCount);
-        Assert.Equal(response.FinishReason, updates[^1].FinishReason);
-        Assert.Equal(response.Text, string.Concat(updates.Select(u => u.Text)));
+        ChatAssert.StreamMatchesResponse(response, updates, outputTokens: 12);
     }
 
     /// <summary>stories260K's tokenizer on <paramref name="text"/>, as llama.cpp evaluates a prompt: BOS when the vocabulary asks for it.</summary>
