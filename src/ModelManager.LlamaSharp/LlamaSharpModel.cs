@@ -35,11 +35,23 @@ internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator gen
         : serviceType.IsInstanceOfType(this) ? this
         : null;
 
-    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
-        generator.GenerateAsync(Tokenize(prompt), options, cancellationToken);
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken)
+    {
+        ThrowIfStructured(options);
+        return generator.GenerateAsync(Tokenize(prompt), options, cancellationToken);
+    }
+
+    private static void ThrowIfStructured(GenerationOptions options)
+    {
+        if (options.IsStructured)
+        {
+            throw new NotSupportedException("Structured output is not wired into the gguf backend yet.");
+        }
+    }
 
     public IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
     {
+        ThrowIfStructured(options);
         if (chatTemplate is null)
         {
             var plain = new StringBuilder();

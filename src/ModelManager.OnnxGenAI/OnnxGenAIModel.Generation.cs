@@ -10,10 +10,19 @@ internal sealed partial class OnnxGenAIModel
     public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(prompt);
+        ThrowIfStructured(options);
         var ids = Encode(prompt);
         await foreach (var update in GenerateTextAsync(ids, options, cancellationToken).ConfigureAwait(false))
         {
             yield return update;
+        }
+    }
+
+    private void ThrowIfStructured(GenerationOptions options)
+    {
+        if (options.IsStructured)
+        {
+            throw new NotSupportedException($"Model '{_model.Name}' (type huggingface) cannot enforce a JSON response format or call tools yet.");
         }
     }
 

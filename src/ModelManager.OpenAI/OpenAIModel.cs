@@ -242,6 +242,11 @@ internal sealed class OpenAIModel : IModelInstance
 
     private ChatOptions ToChatOptions(GenerationOptions options)
     {
+        if (options.IsStructured)
+        {
+            throw new NotSupportedException($"Model '{_model.Name}' (type openai) does not pass a JSON response format or tools to its server yet.");
+        }
+
         var greedy = options.IsGreedy;
         var stops = options.StopSequences is { Count: > 0 } s ? s.Where(x => x.Length > 0).Take(MaxRemoteStops).ToList() : null;
         return new ChatOptions

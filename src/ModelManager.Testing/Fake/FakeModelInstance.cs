@@ -71,6 +71,11 @@ internal sealed unsafe class FakeModelInstance : IModelInstance
 
     private async IAsyncEnumerable<GenerationUpdate> RunAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        if (options.IsStructured)
+        {
+            throw new NotSupportedException($"Fake model '{_model.Name}' generates words only: it cannot enforce a JSON response format or call tools.");
+        }
+
         var seed = Seed(_model.Name, prompt);
         var max = options.MaxTokens ?? 16;
         var eosAfter = _model.GetInt32("parameters:eos_after");

@@ -15,6 +15,9 @@ public enum GenerationFinishReason
     /// <summary>The context window filled before the model finished; the text may be cut mid-sentence.</summary>
     ContextFull,
 
+    /// <summary>The model called tools (the calls are the updates before the outcome) and waits for their results.</summary>
+    ToolCalls,
+
     /// <summary>The backend ended the generation because it was cancelled without throwing (rare: cancellation normally throws).</summary>
     Cancelled,
 }

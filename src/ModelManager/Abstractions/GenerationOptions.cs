@@ -1,3 +1,5 @@
+using Microsoft.Extensions.AI;
+
 namespace ModelManager;
 
 /// <summary>Generation settings: a model's configured <c>parameters</c>, and per-call overrides where a null property takes the model's value.</summary>
@@ -25,6 +27,22 @@ public sealed record GenerationOptions
     /// <summary>Texts that end generation when produced (config <c>stop</c>); the stop text itself is not returned. Default none.</summary>
     public IList<string>? StopSequences { get; set; }
 
+    /// <summary>Per call: the form the output must take: text (null), any JSON object (<see cref="ChatResponseFormat.Json"/>), or JSON matching a schema. Never configured.</summary>
+    /// <remarks>A local backend enforces it while decoding (the output cannot violate it); a backend that cannot enforce it throws <see cref="NotSupportedException"/>.</remarks>
+    public ChatResponseFormat? ResponseFormat { get; set; }
+
+    /// <summary>Per call, chat only: the tools the model may call; calls come back as <see cref="GenerationUpdate.ToolCall"/> updates. Never configured.</summary>
+    public IList<AITool>? Tools { get; set; }
+
+    /// <summary>Per call, chat only: whether the model must call a tool (null or <see cref="ChatToolMode.Auto"/>: its choice; <see cref="ChatToolMode.None"/>: tools are not offered). Never configured.</summary>
+    public ChatToolMode? ToolMode { get; set; }
+
+    /// <summary>True when the call asks for more than text: a JSON response format, or tools it does not switch off.</summary>
+    public bool IsStructured => ResponseFormat is not null and not ChatResponseFormatText || OffersTools;
+
+    /// <summary>True when tools are offered to the model: there are some, and <see cref="ToolMode"/> is not <see cref="ChatToolMode.None"/>.</summary>
+    public bool OffersTools => Tools is { Count: > 0 } && ToolMode is not NoneChatToolMode;
+
     /// <summary>True when decoding must be greedy: <see cref="DoSample"/> is false, or the temperature is 0.</summary>
     public bool IsGreedy => DoSample == false || Temperature is <= 0;
 
@@ -45,6 +63,9 @@ public sealed record GenerationOptions
             TopK = TopK ?? defaults.TopK,
             Seed = Seed ?? defaults.Seed,
             StopSequences = StopSequences ?? defaults.StopSequences,
+            ResponseFormat = ResponseFormat,
+            Tools = Tools,
+            ToolMode = ToolMode,
         };
     }
 
@@ -64,12 +85,15 @@ public sealed record GenerationOptions
         && TopP.Equals(other.TopP)
         && TopK == other.TopK
         && Seed == other.Seed
-        && (StopSequences ?? []).SequenceEqual(other.StopSequences ?? []);
+        && (StopSequences ?? []).SequenceEqual(other.StopSequences ?? [])
+        && Equals(ResponseFormat, other.ResponseFormat)
+        && ReferenceEquals(Tools, other.Tools)
+        && Equals(ToolMode, other.ToolMode);
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(MaxTokens, Temperature, DoSample, TopP, TopK, Seed, StopSequences?.Count ?? 0);
 
     /// <inheritdoc />
     public override string ToString() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"max_tokens={MaxTokens} temperature={Temperature} do_sample={DoSample} top_p={TopP} top_k={TopK} seed={Seed} stop={StopSequences?.Count ?? 0}");
+        $"max_tokens={MaxTokens} temperature={Temperature} do_sample={DoSample} top_p={TopP} top_k={TopK} seed={Seed} stop={StopSequences?.Count ?? 0} response_format={ResponseFormat?.GetType().Name} tools={Tools?.Count ?? 0} tool_mode={ToolMode}");
 }

@@ -23,18 +23,27 @@ internal sealed class ModelChatClient : IChatClient
         var list = AsList(messages);
         var generation = Prepare(options, ref list);
         var text = new StringBuilder();
+        var contents = new List<AIContent>();
         var final = default(GenerationUpdate);
         await foreach (var update in _model.StreamAsync(null, list, generation, cancellationToken).ConfigureAwait(false))
         {
+            if (update.ToolCall is { } call)
+            {
+                FlushText(text, contents);
+                contents.Add(call);
+            }
+
             text.Append(update.Text);
             final = update;
         }
+
+        FlushText(text, contents);
 
         // The stream always ends with its outcome, which names the model that served.
         var outcome = final.Outcome!;
 
         var id = NewId();
-        return new ChatResponse(new ChatMessage(ChatRole.Assistant, text.ToString()) { MessageId = id })
+        return new ChatResponse(new ChatMessage(ChatRole.Assistant, contents) { MessageId = id })
         {
             ResponseId = id,
             ModelId = final.ModelName,
@@ -63,6 +72,16 @@ internal sealed class ModelChatClient : IChatClient
                     ModelId = update.ModelName,
                     CreatedAt = created,
                     FinishReason = ToFinishReason(outcome),
+                };
+            }
+            else if (update.ToolCall is { } call)
+            {
+                yield return new ChatResponseUpdate(ChatRole.Assistant, [call])
+                {
+                    ResponseId = id,
+                    MessageId = id,
+                    ModelId = update.ModelName,
+                    CreatedAt = created,
                 };
             }
             else if (update.Text.Length > 0)
@@ -137,25 +156,33 @@ internal sealed class ModelChatClient : IChatClient
             TopK = options.TopK,
             Seed = options.Seed,
             StopSequences = options.StopSequences,
+            ResponseFormat = options.ResponseFormat,
+            Tools = options.Tools,
+            ToolMode = options.ToolMode,
         };
     }
 
     /// <summary>The first option set that no backend honours yet, with why; null when all can be.</summary>
     private string? Unsupported(ChatOptions options)
     {
-        if (options.Tools is { Count: > 0 })
+        if (options.ToolMode is RequiredChatToolMode required)
         {
-            return "Tools (tool calling is not supported yet)";
+            if (options.Tools is not { Count: > 0 })
+            {
+                throw new ArgumentException($"ChatOptions.ToolMode requires a tool call from model '{_model.Name}', but ChatOptions.Tools is empty.", nameof(options));
+            }
+
+            if (required.RequiredFunctionName is { } name && !options.Tools.Any(t => t.Name == name))
+            {
+                throw new ArgumentException(
+                    $"ChatOptions.ToolMode requires a call to '{name}', which is not one of ChatOptions.Tools ({string.Join(", ", options.Tools.Select(t => t.Name))}).",
+                    nameof(options));
+            }
         }
 
-        if (options.ToolMode is RequiredChatToolMode)
+        if (options.Tools?.FirstOrDefault(t => t is not AIFunctionDeclaration) is { } tool)
         {
-            return "ToolMode (a required tool call needs tools, which are not supported yet)";
-        }
-
-        if (options.ResponseFormat is { } format && format is not ChatResponseFormatText)
-        {
-            return "ResponseFormat (structured output is not supported yet)";
+            return $"Tools (\"{tool.Name}\" is a {tool.GetType().Name}; only functions can be called by a local model)";
         }
 
         if (options.FrequencyPenalty is not null || options.PresencePenalty is not null)
@@ -204,7 +231,9 @@ internal sealed class ModelChatClient : IChatClient
     }
 
     internal static ChatFinishReason ToFinishReason(GenerationOutcome outcome) =>
-        outcome.IsTruncated ? ChatFinishReason.Length : ChatFinishReason.Stop;
+        outcome.IsTruncated ? ChatFinishReason.Length
+        : outcome.FinishReason == GenerationFinishReason.ToolCalls ? ChatFinishReason.ToolCalls
+        : ChatFinishReason.Stop;
 
     internal static UsageDetails ToUsage(GenerationOutcome outcome) => new()
     {
@@ -213,6 +242,15 @@ internal sealed class ModelChatClient : IChatClient
         TotalTokenCount = outcome.TotalTokens,
         CachedInputTokenCount = outcome.CachedPromptTokens,
     };
+
+    private static void FlushText(StringBuilder text, List<AIContent> contents)
+    {
+        if (text.Length > 0)
+        {
+            contents.Add(new TextContent(text.ToString()));
+            text.Clear();
+        }
+    }
 
     private static string NewId() => Guid.NewGuid().ToString("N");
 

@@ -126,9 +126,7 @@ public sealed class ModelChatClientTests
 
     public static TheoryData<string, ChatOptions> UnsupportedOptions => new()
     {
-        { "Tools", new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] } },
-        { "ToolMode", new ChatOptions { ToolMode = ChatToolMode.RequireAny } },
-        { "ResponseFormat", new ChatOptions { ResponseFormat = ChatResponseFormat.Json } },
+        { "Tools", new ChatOptions { Tools = [new HostedWebSearchTool()] } },
         { "FrequencyPenalty", new ChatOptions { FrequencyPenalty = 0.5f } },
         { "PresencePenalty", new ChatOptions { PresencePenalty = 0.5f } },
         { "ConversationId", new ChatOptions { ConversationId = "c1" } },
@@ -172,5 +170,36 @@ public sealed class ModelChatClientTests
         // Instructions lead the conversation as a system message.
         Assert.Equal(FakeModelInstance.Expected("a", "system: rhyme\nuser: hi\nassistant:", 3), response.Text);
         Assert.Equal(5, response.Usage!.InputTokenCount);
+    }
+
+    [Fact]
+    public async Task ARequiredToolCall_WithoutThatTool_IsAnArgumentError_NamingIt()
+    {
+        var (m, backend) = FromJson(Config(100, Fake("a", 1)));
+        var chat = m.GetModel("a").AsChatClient();
+        var tools = new List<AITool> { AIFunctionFactory.Create(() => 42, "answer") };
+
+        var none = await Assert.ThrowsAsync<ArgumentException>(() => chat.GetResponseAsync(Hello, new ChatOptions { ToolMode = ChatToolMode.RequireAny }));
+        var other = await Assert.ThrowsAsync<ArgumentException>(() => chat.GetResponseAsync(Hello, new ChatOptions { Tools = tools, ToolMode = ChatToolMode.RequireSpecific("get_weather") }));
+
+        Assert.Contains("ChatOptions.Tools is empty", none.Message, StringComparison.Ordinal);
+        Assert.Contains("'get_weather'", other.Message, StringComparison.Ordinal);
+        Assert.Contains("(answer)", other.Message, StringComparison.Ordinal);
+        Assert.Equal(0, backend.Loads);
+    }
+
+    [Fact]
+    public async Task StructuredOutputOrTools_OnABackendThatCannotEnforceThem_IsNotSupported_NamingTheModel()
+    {
+        var (m, _) = FromJson(Config(100, Fake("a", 1)));
+        var chat = m.GetModel("a").AsChatClient();
+
+        var json = await Assert.ThrowsAsync<NotSupportedException>(() => chat.GetResponseAsync(Hello, new ChatOptions { ResponseFormat = ChatResponseFormat.Json }));
+        var tools = await Assert.ThrowsAsync<NotSupportedException>(() => chat.GetResponseAsync(Hello, new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")] }));
+        var off = await chat.GetResponseAsync(Hello, new ChatOptions { Tools = [AIFunctionFactory.Create(() => 42, "answer")], ToolMode = ChatToolMode.None });
+
+        Assert.Contains("model 'a'", json.Message, StringComparison.Ordinal);
+        Assert.Contains("model 'a'", tools.Message, StringComparison.Ordinal);
+        Assert.NotEmpty(off.Text); // tools switched off are not offered, so nothing needs enforcing
     }
 }
