@@ -64,7 +64,13 @@ internal sealed class BatchedGenerator : IAsyncDisposable
     /// Counts: prompt tokens are exactly the tokens evaluated; generated tokens are the sampled tokens fed back or ended on,
     /// including the one that completed a stop sequence; an end-of-generation token is not emitted as text and not counted.
     /// </remarks>
-    public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(LLamaToken[] prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <param name="prompt">The prompt's tokens.</param>
+    /// <param name="options">The request's settings, defaults applied.</param>
+    /// <param name="constraint">The grammar the output must match, or null. Under a grammar, an unset <c>max_tokens</c> means "until the value is complete"
+    /// (bounded by the context), not <see cref="GenerationDefaults.MaxTokens"/>: the grammar, not a count, ends the output.</param>
+    /// <param name="cancellationToken">Stops the request at the next step.</param>
+    public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(LLamaToken[] prompt, GenerationOptions options, OutputConstraint? constraint,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         if (prompt.Length == 0)
         {
@@ -78,12 +84,12 @@ internal sealed class BatchedGenerator : IAsyncDisposable
                 nameof(prompt));
         }
 
-        var requested = options.MaxTokens ?? GenerationDefaults.MaxTokens;
         var room = ContextPerSequence - prompt.Length;
+        var requested = options.MaxTokens ?? (constraint is null ? GenerationDefaults.MaxTokens : room);
 
         // When the context, not max_tokens, is what limits the generation, reaching the limit means the context filled.
         var limitReason = requested > room ? GenerationFinishReason.ContextFull : GenerationFinishReason.MaxTokens;
-        using var request = new Request(prompt, options, Math.Min(requested, room), limitReason, cancellationToken);
+        using var request = new Request(prompt, options, constraint, Math.Min(requested, room), limitReason, cancellationToken);
         if (!_queue.Writer.TryWrite(request))
         {
             throw new ObjectDisposedException(nameof(BatchedGenerator), $"Model '{_modelName}' has been unloaded.");
@@ -221,7 +227,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
             {
                 conversation = _executor.Create();
                 conversation.Prompt(request.Prompt);
-                active.Add(new Active(request, conversation, CreatePipeline(request.Options), new StreamingTokenDecoder(_executor.Context),
+                active.Add(new Active(request, conversation, CreatePipeline(request.Options, request.Constraint), new StreamingTokenDecoder(_executor.Context),
                     new StopSequenceFilter(request.Options.StopSequences)));
             }
             catch (Exception e)
@@ -310,29 +316,31 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         (a.Pipeline as IDisposable)?.Dispose();
     }
 
-    private static ISamplingPipeline CreatePipeline(GenerationOptions options)
+    private static ISamplingPipeline CreatePipeline(GenerationOptions options, OutputConstraint? constraint)
     {
-        if (options.IsGreedy || options.Temperature is null && options.DoSample != true)
+        var sampling = SamplingSettings.From(options);
+        if (constraint is not null)
+        {
+            return new GrammarSamplingPipeline(constraint, sampling);
+        }
+
+        if (sampling is not { } s)
         {
             return new GreedySamplingPipeline();
         }
 
-        return new DefaultSamplingPipeline
-        {
-            Temperature = (float)(options.Temperature ?? 0.8),
-            TopP = (float)(options.TopP ?? 0.95),
-            TopK = options.TopK ?? 40,
-            Seed = options.Seed is { } seed ? unchecked((uint)seed) : (uint)Random.Shared.Next(),
-        };
+        return new DefaultSamplingPipeline { Temperature = s.Temperature, TopP = s.TopP, TopK = s.TopK, Seed = s.Seed };
     }
 
-    private sealed class Request(LLamaToken[] prompt, GenerationOptions options, int maxTokens, GenerationFinishReason limitReason, CancellationToken cancellationToken) : IDisposable
+    private sealed class Request(LLamaToken[] prompt, GenerationOptions options, OutputConstraint? constraint, int maxTokens, GenerationFinishReason limitReason, CancellationToken cancellationToken) : IDisposable
     {
         private readonly CancellationTokenSource _abandon = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
 
         public LLamaToken[] Prompt { get; } = prompt;
 
         public GenerationOptions Options { get; } = options;
+
+        public OutputConstraint? Constraint { get; } = constraint;
 
         public int MaxTokens { get; } = maxTokens;
 

@@ -9,8 +9,10 @@ namespace ModelManager;
 
 /// <summary>One loaded GGUF model: shared weights, one batched context, a chat template.</summary>
 /// <remarks>Thread-safe: requests go through <see cref="BatchedGenerator"/>, whose single loop owns the context.</remarks>
-internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator generator, string? chatTemplate, long memoryBytes) : IModelInstance
+internal sealed class LlamaSharpModel(string name, LLamaWeights weights, BatchedGenerator generator, string? chatTemplate, long memoryBytes) : IModelInstance
 {
+    private readonly ConstraintCache _constraints = new(name);
+
     private static int _live;
 
     public long MemoryBytes { get; } = memoryBytes;
@@ -25,7 +27,7 @@ internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator gen
         // Actual bytes: the weights llama.cpp holds, plus the context's KV cache and buffers as sized for this context.
         var accounted = (long)weights.SizeInBytes + (GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel) - info.TensorBytes);
         Interlocked.Increment(ref _live);
-        return new LlamaSharpModel(weights, generator, settings.ChatTemplate ?? info.ChatTemplate, accounted);
+        return new LlamaSharpModel(model.Name, weights, generator, settings.ChatTemplate ?? info.ChatTemplate, accounted);
     }
 
     /// <summary>The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c>; valid only while a lease pins the model.</summary>
@@ -37,21 +39,22 @@ internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator gen
 
     public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken)
     {
-        ThrowIfStructured(options);
-        return generator.GenerateAsync(Tokenize(prompt), options, cancellationToken);
-    }
-
-    private static void ThrowIfStructured(GenerationOptions options)
-    {
-        if (options.IsStructured)
+        if (options.OffersTools)
         {
-            throw new NotSupportedException("Structured output is not wired into the gguf backend yet.");
+            throw new NotSupportedException($"Model '{name}': tools can be offered in a chat only (ChatAsync, or an IChatClient), not to a raw prompt.");
         }
+
+        return generator.GenerateAsync(Tokenize(prompt), options, _constraints.ForResponse(options.ResponseFormat), cancellationToken);
     }
 
     public IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
     {
-        ThrowIfStructured(options);
+        if (options.OffersTools)
+        {
+            throw new NotSupportedException($"Model '{name}': tool calls are not wired into the gguf backend yet.");
+        }
+
+        var constraint = _constraints.ForResponse(options.ResponseFormat);
         if (chatTemplate is null)
         {
             var plain = new StringBuilder();
@@ -64,7 +67,7 @@ internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator gen
 
             // The role stops end the reply where the model starts the next turn; the outcome then says StopSequence.
             var stops = new List<string>(options.StopSequences ?? []) { "\nUser:", "\nSystem:" };
-            return generator.GenerateAsync(Tokenize(plain.ToString()), options with { StopSequences = stops }, cancellationToken);
+            return generator.GenerateAsync(Tokenize(plain.ToString()), options with { StopSequences = stops }, constraint, cancellationToken);
         }
 
         var template = new LLamaTemplate(chatTemplate) { AddAssistant = true };
@@ -74,7 +77,7 @@ internal sealed class LlamaSharpModel(LLamaWeights weights, BatchedGenerator gen
         }
 
         var text = Encoding.UTF8.GetString(template.Apply());
-        return generator.GenerateAsync(Tokenize(text), options, cancellationToken);
+        return generator.GenerateAsync(Tokenize(text), options, constraint, cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -8,11 +8,11 @@ namespace ModelManager;
 /// Stateless and thread-safe. The grammar accepts a subset of the schema's instances, never a superset:
 /// a keyword that cannot be enforced is a <see cref="NotSupportedException"/> naming its JSON path.
 /// Choices that narrow the output (all valid under the schema), so that a small model always finishes:
-/// additional properties are never generated unless the object declares no properties (then
+/// strings without <c>maxLength</c> have at most <see cref="DefaultMaxStringLength"/> characters; additional properties are never generated unless the object declares no properties (then
 /// <c>additionalProperties</c> is the value schema of a map of at most 8 entries with names of at most 32 characters); optional properties appear in declared order
 /// after the required ones; whitespace is bounded (at most one newline and 20 blanks per gap); integers have
 /// at most 9 digits (they fit an <see cref="int"/>), numbers at most 15 integer and 15 fraction digits and a
-/// 3-digit exponent; dates have years 1000-9999 and days 01-28 (valid in every month); <c>time</c> is <c>HH:MM:SS[.f]</c> without an offset (what <see cref="TimeOnly"/> reads);
+/// 3-digit exponent; dates have years 1000-9999 and days 01-28 (valid in every month); <c>time</c> is <c>HH:MM:SS[.f]</c> without an offset (what <see cref="TimeOnly"/> reads); <c>date-time</c> offsets stay within ±13:59 (what <see cref="DateTimeOffset"/> reads);
 /// <c>oneOf</c> is generated like <c>anyOf</c>.
 /// </remarks>
 internal static partial class JsonSchemaGrammar
@@ -29,6 +29,9 @@ internal static partial class JsonSchemaGrammar
     /// <summary>The largest <c>minLength</c>/<c>maxLength</c> enforced (64): llama.cpp expands bounded repetitions into rules.</summary>
     public const int MaxStringLengthBound = 64;
 
+    /// <summary>The most characters of a string whose schema sets no <c>maxLength</c> (512): without a bound, a small model may never close a string.</summary>
+    public const int DefaultMaxStringLength = 512;
+
     /// <summary>The largest <c>minItems</c>/<c>maxItems</c> enforced (256).</summary>
     public const int MaxItemsBound = 256;
 
@@ -41,7 +44,7 @@ internal static partial class JsonSchemaGrammar
         ("value", "object | array | string | number | boolean | null", ["object", "array", "string", "number", "boolean", "null"]),
         ("object", "\"{\" ws ( string ws \":\" ws value ( ws \",\" ws string ws \":\" ws value )* )? ws \"}\"", ["ws", "string", "value"]),
         ("array", "\"[\" ws ( value ( ws \",\" ws value )* )? ws \"]\"", ["ws", "value"]),
-        ("string", "\"\\\"\" char* \"\\\"\"", ["char"]),
+        ("string", "\"\\\"\" char{0,512} \"\\\"\"", ["char"]), // DefaultMaxStringLength
         ("key", "\"\\\"\" char{0,32} \"\\\"\"", ["char"]), // AnyObjectKeyLength
         ("char", "[^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )", []),
         ("number", "\"-\"? ( \"0\" | [1-9] [0-9]{0,14} ) ( \".\" [0-9]{1,15} )? ( [eE] [-+]? [0-9]{1,3} )?", []),
@@ -50,7 +53,7 @@ internal static partial class JsonSchemaGrammar
         ("null", "\"null\"", []),
         ("date", "[1-9] [0-9]{3} \"-\" ( \"0\" [1-9] | \"1\" [0-2] ) \"-\" ( \"0\" [1-9] | \"1\" [0-9] | \"2\" [0-8] )", []),
         ("time", "( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] \":\" [0-5] [0-9] ( \".\" [0-9]{1,7} )?", []),
-        ("date-time", "date \"T\" time ( \"Z\" | [+-] ( [01] [0-9] | \"2\" [0-3] ) \":\" [0-5] [0-9] )", ["date", "time"]),
+        ("date-time", "date \"T\" time ( \"Z\" | [+-] ( \"0\" [0-9] | \"1\" [0-3] ) \":\" [0-5] [0-9] )", ["date", "time"]), // offsets within ±13:59 (DateTimeOffset allows ±14:00)
         ("uuid", "[0-9a-fA-F]{8} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{4} \"-\" [0-9a-fA-F]{12}", []),
         ("ws", "| \" \" | \"\\n\" [ \\t]{0,20}", []),
     ];

@@ -16,7 +16,10 @@ internal static class GgufManagers
     }
 
     /// <summary>A manager over <see cref="Stories"/> alone, with a 512 MB budget.</summary>
-    public static OneModelManager CreateStories() => new(BuildProvider($$"""{ "max_memory_mb": 512, "models": [ {{Stories()}} ] }"""), "stories");
+    public static OneModelManager CreateStories() => CreateStories(Stories());
+
+    /// <summary>A manager over one model named <c>stories</c>, described by <paramref name="model"/>, with a 512 MB budget.</summary>
+    public static OneModelManager CreateStories(string model) => new(BuildProvider($$"""{ "max_memory_mb": 512, "models": [ {{model}} ] }"""), "stories");
 
     /// <summary>A descriptor as the manager would build it (context 256, parallel 8, as <see cref="Stories"/>), for driving the backend directly.</summary>
     public static ModelDescriptor Descriptor(string name, string path) =>

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 namespace ModelManager.IntegrationTests;
 
 /// <summary>A manager in its own container, for a test about one of its models: the manager, that model's handle, and disposal.</summary>
-/// <remarks>Used by the gguf and the huggingface backend tests (<see cref="GgufManagers.CreateStories"/>, <see cref="OnnxManagers.CreateTiny"/>).</remarks>
+/// <remarks>Used by the gguf and the huggingface backend tests (<see cref="GgufManagers.CreateStories()"/>, <see cref="OnnxManagers.CreateTiny"/>).</remarks>
 internal sealed class OneModelManager : IAsyncDisposable
 {
     private readonly ServiceProvider _services;

@@ -1,0 +1,173 @@
+using System.Text.Json;
+using Microsoft.Extensions.AI;
+using Xunit.Abstractions;
+
+namespace ModelManager.IntegrationTests;
+
+/// <summary>Structured output on stories260K, a model that knows nothing of JSON: every answer parses and satisfies the schema it was asked for.</summary>
+public sealed class StructuredOutputTests(ITestOutputHelper output)
+{
+    private const int Prompts = 20;
+
+    public enum Mood { Happy, Sad, Sleepy }
+
+    public sealed record Toy(string Name, int Count, bool Broken, Mood Mood);
+
+    public sealed record Room(string Owner, List<Toy> Toys, int? Windows, Toy? Favourite);
+
+    public sealed record Branch(string Label, List<Branch>? Children);
+
+    public sealed record Measurement(double Value, DateOnly Day, TimeOnly At, DateTimeOffset Taken, Guid Id, bool? Valid);
+
+    public sealed record Point(double X, double Y);
+
+    public sealed record Route(string Name, Point[] Points, decimal Length);
+
+    public sealed record Switches(bool Light, bool? Fan, bool Door, bool? Window);
+
+    public sealed record Scores(Dictionary<string, int> ByName, long Total);
+
+    public sealed record Letter(string To, string From, string Body, DateOnly? Sent);
+
+    public static TheoryData<string> Types => new() { "Toy", "Room", "Branch", "Measurement", "Route", "Switches", "Scores", "Letter", "Mood", "string[]" };
+
+    [SharedModelTheory("stories260K/stories260K.gguf")]
+    [MemberData(nameof(Types))]
+    public async Task GetResponseAsyncOfT_GreedyAndSampled_AlwaysParsesAndSatisfiesTheSchema(string type)
+    {
+        await using var m = Stories();
+        var recorded = new RecordingChatClient(m.Model.AsChatClient());
+        IChatClient chat = recorded;
+
+        for (var sampled = 0; sampled <= 1; sampled++)
+        {
+            var options = sampled == 0 ? new ChatOptions { Temperature = 0 } : null;
+            var calls = Enumerable.Range(0, Prompts).Select(i => Ask(chat, type, $"Tell me about {Names[i]}.", sampled == 0 ? options : new ChatOptions { Temperature = 0.9f, Seed = i }));
+            var results = await Task.WhenAll(calls);
+            foreach (var (format, response) in recorded.Calls)
+            {
+                output.WriteLine($"[{response.FinishReason} {response.Usage?.OutputTokenCount}] {response.Text}");
+            }
+
+            Assert.All(results, parsed => Assert.True(parsed, "the typed result did not deserialize"));
+        }
+
+        Assert.Equal(2 * Prompts, recorded.Calls.Count);
+        foreach (var (format, response) in recorded.Calls)
+        {
+            var schema = Assert.IsType<ChatResponseFormatJson>(format).Schema!.Value;
+            Assert.Equal(ChatFinishReason.Stop, response.FinishReason); // the grammar completed the value; nothing cut it
+            using var document = JsonDocument.Parse(response.Text);
+            SchemaCheck.Validate(schema, schema, document.RootElement, "$");
+        }
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task JsonWithoutSchema_IsAlwaysAJsonObject_StreamedOrNot()
+    {
+        await using var m = Stories();
+        var chat = m.Model.AsChatClient();
+        for (var i = 0; i < Prompts; i++)
+        {
+            var options = new ChatOptions { ResponseFormat = ChatResponseFormat.Json, Temperature = 0.9f, Seed = i };
+            var text = i % 2 == 0
+                ? (await chat.GetResponseAsync($"Tell me about {Names[i]}.", options)).Text
+                : string.Concat((await chat.GetStreamingResponseAsync($"Tell me about {Names[i]}.", options).ToListAsync()).Select(u => u.Text));
+            output.WriteLine(text);
+            using var document = JsonDocument.Parse(text);
+            Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
+        }
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task MaxTokensBeforeTheValueIsComplete_IsLength_AndTheJsonIsCut()
+    {
+        await using var m = Stories();
+        var options = new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema<Letter>(), Temperature = 0, MaxOutputTokens = 7 };
+
+        var response = await m.Model.AsChatClient().GetResponseAsync("Write a letter.", options);
+
+        Assert.Equal(ChatFinishReason.Length, response.FinishReason);
+        Assert.Equal(7, response.Usage!.OutputTokenCount);
+        Assert.StartsWith("{", response.Text, StringComparison.Ordinal);
+        Assert.ThrowsAny<JsonException>(() => JsonDocument.Parse(response.Text));
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task RawPrompt_WithASchema_IsConstrainedToo()
+    {
+        await using var m = Stories();
+        var format = ChatResponseFormat.ForJsonSchema<Point>();
+
+        var result = await m.Model.GenerateResultAsync("Once upon a time", new GenerationOptions { ResponseFormat = format, DoSample = false, MaxTokens = null });
+
+        Assert.Equal(GenerationFinishReason.EndOfSequence, result.Outcome.FinishReason);
+        var point = JsonSerializer.Deserialize<Point>(result.Text, AIJsonUtilities.DefaultOptions);
+        Assert.NotNull(point);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task ASchemaNoGrammarCanEnforce_IsNotSupported_NamingModelAndPath_AndTheModelStillServes()
+    {
+        await using var m = Stories();
+        var chat = m.Model.AsChatClient();
+        using var pattern = JsonDocument.Parse("""{"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]{3}$"}},"required":["code"]}""");
+        using var malformed = JsonDocument.Parse("""{"type":"object","properties":{"a":{"$ref":"#/$defs/Missing"}}}""");
+
+        var unsupported = await Assert.ThrowsAsync<NotSupportedException>(() =>
+            chat.GetResponseAsync("hi", new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(pattern.RootElement, "Code") }));
+        var invalid = await Assert.ThrowsAsync<ArgumentException>(() =>
+            chat.GetResponseAsync("hi", new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema(malformed.RootElement, "Broken") }));
+        var after = await chat.GetResponseAsync("Once upon a time", new ChatOptions { Temperature = 0, MaxOutputTokens = 8 });
+
+        Assert.Contains("Model 'stories'", unsupported.Message, StringComparison.Ordinal);
+        Assert.Contains("'Code'", unsupported.Message, StringComparison.Ordinal);
+        Assert.Contains("$.properties.code", unsupported.Message, StringComparison.Ordinal);
+        Assert.Contains("Model 'stories'", invalid.Message, StringComparison.Ordinal);
+        Assert.Contains("'Broken'", invalid.Message, StringComparison.Ordinal);
+        Assert.Equal(8, after.Usage!.OutputTokenCount);
+        Assert.Equal(0, m.Manager.GetModelStats()["stories"].FailureCount);
+    }
+
+    private static readonly string[] Names =
+    [
+        "Lily", "Tom", "a red ball", "the park", "a big dog", "Sue", "the sun", "a little cat", "Ben", "the garden",
+        "a happy bird", "Max", "the sea", "a toy car", "Anna", "a tree", "the moon", "a fish", "Tim", "a cake",
+    ];
+
+    private static async Task<bool> Ask(IChatClient chat, string type, string prompt, ChatOptions? options) => type switch
+    {
+        "Toy" => (await chat.GetResponseAsync<Toy>(prompt, options)).TryGetResult(out _),
+        "Room" => (await chat.GetResponseAsync<Room>(prompt, options)).TryGetResult(out _),
+        "Branch" => (await chat.GetResponseAsync<Branch>(prompt, options)).TryGetResult(out _),
+        "Measurement" => (await chat.GetResponseAsync<Measurement>(prompt, options)).TryGetResult(out _),
+        "Route" => (await chat.GetResponseAsync<Route>(prompt, options)).TryGetResult(out _),
+        "Switches" => (await chat.GetResponseAsync<Switches>(prompt, options)).TryGetResult(out _),
+        "Scores" => (await chat.GetResponseAsync<Scores>(prompt, options)).TryGetResult(out _),
+        "Letter" => (await chat.GetResponseAsync<Letter>(prompt, options)).TryGetResult(out _),
+        "Mood" => (await chat.GetResponseAsync<Mood>(prompt, options)).TryGetResult(out _),
+        "string[]" => (await chat.GetResponseAsync<string[]>(prompt, options)).TryGetResult(out _),
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
+
+    /// <summary>stories260K with a 2,048-token context, 8 sequences, and no configured max_tokens: only the grammar ends a JSON answer.</summary>
+    private static OneModelManager Stories() => GgufManagers.CreateStories(
+        $$"""{ "name": "stories", "type": "gguf", "path": {{JsonSerializer.Serialize(SharedModels.Stories260K)}}, "context_length": 2048, "parallel": 8 }""");
+
+    /// <summary>Records each call's response format and response, to check the output against the schema the call really sent.</summary>
+    private sealed class RecordingChatClient(IChatClient inner) : DelegatingChatClient(inner)
+    {
+        public List<(ChatResponseFormat? Format, ChatResponse Response)> Calls { get; } = [];
+
+        public override async Task<ChatResponse> GetResponseAsync(IEnumerable<ChatMessage> messages, ChatOptions? options = null, CancellationToken cancellationToken = default)
+        {
+            var response = await base.GetResponseAsync(messages, options, cancellationToken);
+            lock (Calls)
+            {
+                Calls.Add((options?.ResponseFormat, response));
+            }
+
+            return response;
+        }
+    }
+}
