@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -12,33 +13,91 @@ internal sealed class ChatCompletionsEndpoint()
 {
     protected override List<ChatMessage> ReadInput(JsonElement body) => ReadMessages(body);
 
+    protected override GenerationOptions ReadChatOptions(JsonElement body, GenerationOptions options) => options with
+    {
+        ResponseFormat = ChatRequestReader.ResponseFormat(body),
+        Tools = ChatRequestReader.Tools(body),
+        ToolMode = ChatRequestReader.ToolChoice(body),
+        AllowMultipleToolCalls = ChatRequestReader.ParallelToolCalls(body),
+    };
+
     protected override void RejectUnsupported(JsonElement body)
     {
-        RequestReader.Unsupported(body, "tools", "functions", "logprobs", "audio");
-        RequestReader.Unhonoured(body, chat: true);
+        RequestReader.Unsupported(body, "functions", "function_call", "logprobs", "audio");
+        RequestReader.Unhonoured(body);
     }
 
     protected override async Task<Generation> GenerateAsync(ILanguageModel model, List<ChatMessage> input, GenerationOptions options, CancellationToken cancellationToken)
     {
         var response = await model.AsChatClient().GetResponseAsync(input, ToChatOptions(options), cancellationToken);
-        return new Generation(response.Text, response.ModelId, ToEnding(response.FinishReason, response.Usage));
+        var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().ToList();
+        return new Generation(response.Text, response.ModelId, ToEnding(response.FinishReason, response.Usage), calls);
     }
 
-    protected override IAsyncEnumerable<Generation> GenerateStreamingAsync(ILanguageModel model, List<ChatMessage> input, GenerationOptions options, CancellationToken cancellationToken) =>
-        model.AsChatClient().GetStreamingResponseAsync(input, ToChatOptions(options), cancellationToken).Select(update => new Generation(update.Text, update.ModelId,
-            update.FinishReason is { } reason ? ToEnding(reason, update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details) : null));
+    protected override async IAsyncEnumerable<Generation> GenerateStreamingAsync(ILanguageModel model, List<ChatMessage> input, GenerationOptions options,
+        [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach (var update in model.AsChatClient().GetStreamingResponseAsync(input, ToChatOptions(options), cancellationToken))
+        {
+            var calls = update.Contents.OfType<FunctionCallContent>().ToList();
+            yield return new Generation(update.Text, update.ModelId,
+                update.FinishReason is { } reason ? ToEnding(reason, update.Contents.OfType<UsageContent>().FirstOrDefault()?.Details) : null,
+                calls.Count > 0 ? calls : null);
+        }
+    }
 
-    protected override JsonObject ResponseChoice(string text, string finishReason) =>
-        Choice("message", new JsonObject { ["role"] = "assistant", ["content"] = text }, finishReason);
+    protected override JsonObject ResponseChoice(Generation result, string finishReason)
+    {
+        var message = new JsonObject { ["role"] = "assistant", ["content"] = result.Calls is { Count: > 0 } && result.Text.Length == 0 ? null : result.Text };
+        if (result.Calls is { Count: > 0 } calls)
+        {
+            message["tool_calls"] = new JsonArray([.. calls.Select(c => ToolCall(c, null))]);
+        }
+
+        return Choice("message", message, finishReason);
+    }
 
     protected override JsonObject OpeningChoice() => Choice("delta", new JsonObject { ["role"] = "assistant", ["content"] = "" }, null);
 
-    protected override JsonObject ChunkChoice(string text) => Choice("delta", new JsonObject { ["content"] = text }, null);
+    protected override JsonObject? ChunkChoice(Generation piece, ref int callIndex)
+    {
+        if (piece.Calls is { Count: > 0 } calls)
+        {
+            // OpenAI streams a call's id and name first and its arguments after; one chunk per call carries all three.
+            var array = new JsonArray();
+            foreach (var call in calls)
+            {
+                array.Add(ToolCall(call, callIndex++));
+            }
+
+            return Choice("delta", new JsonObject { ["tool_calls"] = array }, null);
+        }
+
+        return piece.Text.Length > 0 ? Choice("delta", new JsonObject { ["content"] = piece.Text }, null) : null;
+    }
 
     protected override JsonObject ClosingChoice(string finishReason) => Choice("delta", [], finishReason);
 
+    private static JsonObject ToolCall(FunctionCallContent call, int? index)
+    {
+        var json = new JsonObject();
+        if (index is { } i)
+        {
+            json["index"] = i;
+        }
+
+        json["id"] = call.CallId;
+        json["type"] = "function";
+        json["function"] = new JsonObject
+        {
+            ["name"] = call.Name,
+            ["arguments"] = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions),
+        };
+        return json;
+    }
+
     private static Ending ToEnding(ChatFinishReason? reason, UsageDetails? usage) =>
-        new(reason == ChatFinishReason.Length, usage?.InputTokenCount, usage?.OutputTokenCount, usage?.CachedInputTokenCount);
+        new(reason == ChatFinishReason.Length, usage?.InputTokenCount, usage?.OutputTokenCount, usage?.CachedInputTokenCount, reason == ChatFinishReason.ToolCalls);
 
     private static JsonObject Choice(string key, JsonObject message, string? finishReason) => new()
     {
@@ -56,6 +115,10 @@ internal sealed class ChatCompletionsEndpoint()
         TopK = o.TopK,
         Seed = o.Seed,
         StopSequences = o.StopSequences,
+        ResponseFormat = o.ResponseFormat,
+        Tools = o.Tools,
+        ToolMode = o.ToolMode,
+        AllowMultipleToolCalls = o.AllowMultipleToolCalls,
     };
 
     private static List<ChatMessage> ReadMessages(JsonElement body)
@@ -89,7 +152,7 @@ internal sealed class ChatCompletionsEndpoint()
                 "tool" => ChatRole.Tool,
                 _ => throw RequestReader.Invalid(param + ".role", $"'{role}' is not one of system, developer, user, assistant, tool"),
             };
-            messages.Add(new ChatMessage(chatRole, ReadContent(item, param)));
+            messages.Add(new ChatMessage(chatRole, ChatRequestReader.Contents(item, chatRole, ReadContent(item, param), param)));
         }
 
         return messages;

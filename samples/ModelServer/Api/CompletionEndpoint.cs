@@ -30,7 +30,7 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
             var body = await RequestReader.ReadObjectAsync(context.Request, cancellationToken);
             (name, model) = RequestReader.Model(body, manager);
             input = ReadInput(body);
-            options = RequestReader.Options(body);
+            options = ReadChatOptions(body, RequestReader.Options(body));
             stream = RequestReader.Bool(body, "stream");
             includeUsage = RequestReader.StreamOptions(body, stream);
             RejectUnsupported(body);
@@ -66,6 +66,7 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
             // A fallback may serve instead of the requested model; the pieces say which, and later chunks name it.
             var served = name;
             Ending? ending = null;
+            var callIndex = 0;
             await ServerSentEvents.StreamAsync(
                 context,
                 GenerateStreamingAsync(model, input, options, cancellationToken),
@@ -74,7 +75,7 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
                 {
                     served = piece.ModelId ?? served;
                     ending = piece.End ?? ending;
-                    return piece.Text.Length > 0 ? Envelope(chunkObject, served, ChunkChoice(piece.Text)) : null;
+                    return ChunkChoice(piece, ref callIndex) is { } choice ? Envelope(chunkObject, served, choice) : null;
                 },
                 () => Envelope(chunkObject, served, ClosingChoice(FinishReason(ending))),
                 includeUsage ? () => WithUsage(Envelope(chunkObject, served, null), ending) : null,
@@ -97,12 +98,17 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
             return;
         }
 
-        var response = Envelope(responseObject, result.ModelId ?? name, ResponseChoice(result.Text, FinishReason(result.End)));
+        var response = Envelope(responseObject, result.ModelId ?? name, ResponseChoice(result, FinishReason(result.End)));
         await Json.Ok(WithUsage(response, result.End)).ExecuteAsync(context);
     }
 
-    /// <summary>OpenAI's finish reason: <c>length</c> when a limit (max_tokens, the context) cut the text, else <c>stop</c>.</summary>
-    private static string FinishReason(Ending? ending) => ending is { Truncated: true } ? "length" : "stop";
+    /// <summary>OpenAI's finish reason: <c>length</c> when a limit (max_tokens, the context) cut the text, <c>tool_calls</c> when the model called tools, else <c>stop</c>.</summary>
+    private static string FinishReason(Ending? ending) => ending switch
+    {
+        { Truncated: true } => "length",
+        { ToolCalls: true } => "tool_calls",
+        _ => "stop",
+    };
 
     /// <summary>Adds OpenAI's <c>usage</c>; null when the model could not count (a remote server that sent none).</summary>
     private static JsonObject WithUsage(JsonObject envelope, Ending? ending)
@@ -122,6 +128,9 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
     /// <summary>Reads what the model generates from (right after <c>model</c>, before the generation settings).</summary>
     protected abstract TInput ReadInput(JsonElement body);
 
+    /// <summary>Adds what only chat requests carry (response format, tools) to the common settings; none by default.</summary>
+    protected virtual GenerationOptions ReadChatOptions(JsonElement body, GenerationOptions options) => options;
+
     /// <summary>Fails with 400 on fields naming a feature this endpoint does not offer (read last).</summary>
     protected abstract void RejectUnsupported(JsonElement body);
 
@@ -130,20 +139,20 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
     protected abstract IAsyncEnumerable<Generation> GenerateStreamingAsync(ILanguageModel model, TInput input, GenerationOptions options, CancellationToken cancellationToken);
 
     /// <summary>The one choice of a whole response.</summary>
-    protected abstract JsonObject ResponseChoice(string text, string finishReason);
+    protected abstract JsonObject ResponseChoice(Generation result, string finishReason);
 
     /// <summary>The choice of a chunk sent before the first piece, or null for none.</summary>
     protected virtual JsonObject? OpeningChoice() => null;
 
-    /// <summary>The choice of a chunk carrying one generated piece.</summary>
-    protected abstract JsonObject ChunkChoice(string text);
+    /// <summary>The choice of a chunk carrying one generated piece (text, or tool calls numbered from <paramref name="callIndex"/> on), or null when it carries nothing.</summary>
+    protected abstract JsonObject? ChunkChoice(Generation piece, ref int callIndex);
 
     /// <summary>The choice of the last chunk, which carries the finish reason.</summary>
     protected abstract JsonObject ClosingChoice(string finishReason);
 
-    /// <summary>Generated text, the model that served it when the generation says (a fallback may serve instead), and how it ended (on the last one).</summary>
-    protected readonly record struct Generation(string Text, string? ModelId, Ending? End = null);
+    /// <summary>Generated text or tool calls, the model that served it when the generation says (a fallback may serve instead), and how it ended (on the last one).</summary>
+    protected readonly record struct Generation(string Text, string? ModelId, Ending? End = null, IReadOnlyList<Microsoft.Extensions.AI.FunctionCallContent>? Calls = null);
 
-    /// <summary>How a generation ended: cut by a limit or not, and its token counts (null when the model cannot count).</summary>
-    protected sealed record Ending(bool Truncated, long? PromptTokens, long? CompletionTokens, long? CachedTokens);
+    /// <summary>How a generation ended: cut by a limit or not, with tool calls or not, and its token counts (null when the model cannot count).</summary>
+    protected sealed record Ending(bool Truncated, long? PromptTokens, long? CompletionTokens, long? CachedTokens, bool ToolCalls = false);
 }

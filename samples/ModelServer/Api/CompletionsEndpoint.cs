@@ -13,7 +13,7 @@ internal sealed class CompletionsEndpoint()
     protected override void RejectUnsupported(JsonElement body)
     {
         RequestReader.Unsupported(body, "echo", "suffix", "logprobs");
-        RequestReader.Unhonoured(body, chat: false);
+        RequestReader.Unhonoured(body);
         RequestReader.OnlyOne(body, "best_of");
     }
 
@@ -27,9 +27,9 @@ internal sealed class CompletionsEndpoint()
         model.GenerateUpdatesAsync(input, options, cancellationToken)
             .Select(update => new Generation(update.Text, update.ModelName, update.Outcome is { } outcome ? ToEnding(outcome) : null));
 
-    protected override JsonObject ResponseChoice(string text, string finishReason) => Choice(text, finishReason);
+    protected override JsonObject ResponseChoice(Generation result, string finishReason) => Choice(result.Text, finishReason);
 
-    protected override JsonObject ChunkChoice(string text) => Choice(text, null);
+    protected override JsonObject? ChunkChoice(Generation piece, ref int callIndex) => piece.Text.Length > 0 ? Choice(piece.Text, null) : null;
 
     protected override JsonObject ClosingChoice(string finishReason) => Choice("", finishReason);
 

@@ -152,11 +152,11 @@ internal static class RequestReader
     }
 
     /// <summary>
-    /// Fails with 400 when a field asks for what no managed model honours: penalties other than 0, a non-empty
-    /// <c>logit_bias</c>, and (chat) a <c>response_format</c> other than text or a <c>tool_choice</c> other than none/auto.
-    /// A request option is never silently dropped.
+    /// Fails with 400 when a field asks for what no managed model honours: penalties other than 0 and a non-empty
+    /// <c>logit_bias</c>. A request option is never silently dropped (a model that cannot honour a response format or
+    /// tools says so itself, which is a 400 too).
     /// </summary>
-    public static void Unhonoured(JsonElement body, bool chat)
+    public static void Unhonoured(JsonElement body)
     {
         foreach (var name in (string[])["frequency_penalty", "presence_penalty"])
         {
@@ -169,22 +169,6 @@ internal static class RequestReader
         if (Get(body, "logit_bias") is { } bias && !(bias.ValueKind == JsonValueKind.Object && !bias.EnumerateObject().Any()))
         {
             throw Invalid("logit_bias", "is not supported by this server");
-        }
-
-        if (!chat)
-        {
-            return;
-        }
-
-        if (Get(body, "response_format") is { } format
-            && !(format.ValueKind == JsonValueKind.Object && format.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.GetString() == "text"))
-        {
-            throw Invalid("response_format", "is not supported yet: only {\"type\": \"text\"}");
-        }
-
-        if (Get(body, "tool_choice") is { } choice && !(choice.ValueKind == JsonValueKind.String && choice.GetString() is "none" or "auto"))
-        {
-            throw Invalid("tool_choice", "is not supported: this server offers no tools");
         }
     }
 

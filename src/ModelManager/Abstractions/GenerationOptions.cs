@@ -37,6 +37,9 @@ public sealed record GenerationOptions
     /// <summary>Per call, chat only: whether the model must call a tool (null or <see cref="ChatToolMode.Auto"/>: its choice; <see cref="ChatToolMode.None"/>: tools are not offered). Never configured.</summary>
     public ChatToolMode? ToolMode { get; set; }
 
+    /// <summary>Per call, chat only: false when the model may make at most one tool call per response (null or true: any number). Never configured.</summary>
+    public bool? AllowMultipleToolCalls { get; set; }
+
     /// <summary>True when the call asks for more than text: a JSON response format, or tools it does not switch off.</summary>
     public bool IsStructured => ResponseFormat is not null and not ChatResponseFormatText || OffersTools;
 
@@ -66,6 +69,7 @@ public sealed record GenerationOptions
             ResponseFormat = ResponseFormat,
             Tools = Tools,
             ToolMode = ToolMode,
+            AllowMultipleToolCalls = AllowMultipleToolCalls,
         };
     }
 
@@ -88,7 +92,8 @@ public sealed record GenerationOptions
         && (StopSequences ?? []).SequenceEqual(other.StopSequences ?? [])
         && Equals(ResponseFormat, other.ResponseFormat)
         && ReferenceEquals(Tools, other.Tools)
-        && Equals(ToolMode, other.ToolMode);
+        && Equals(ToolMode, other.ToolMode)
+        && AllowMultipleToolCalls == other.AllowMultipleToolCalls;
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(MaxTokens, Temperature, DoSample, TopP, TopK, Seed, StopSequences?.Count ?? 0);

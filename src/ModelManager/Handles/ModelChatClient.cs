@@ -159,6 +159,7 @@ internal sealed class ModelChatClient : IChatClient
             ResponseFormat = options.ResponseFormat,
             Tools = options.Tools,
             ToolMode = options.ToolMode,
+            AllowMultipleToolCalls = options.AllowMultipleToolCalls,
         };
     }
 

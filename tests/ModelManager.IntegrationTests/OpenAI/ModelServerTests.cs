@@ -189,8 +189,13 @@ public sealed class ModelServerTests
             ("v1/completions", """{"model":"small"}""", "prompt"),
             ("v1/completions", """{"model":"small","prompt":["a","b"]}""", "prompt"),
             ("v1/completions", """{"model":"small","prompt":"hi","stop":[1]}""", "stop"),
-            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}""", "response_format"),
-            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"tool_choice":"required"}""", "tool_choice"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"xml"}}""", "response_format.type"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":[1]}}}""", "response_format.json_schema.schema"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"tool_choice":"sometimes"}""", "tool_choice"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"retrieval"}]}""", "tools[0]"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"a b"}}]}""", "tools[0].function.name"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"},{"role":"tool","content":"42"}]}""", "messages[1].tool_call_id"),
+            ("v1/chat/completions", """{"model":"small","messages":[{"role":"assistant","tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{oops"}}]}]}""", "messages[0].tool_calls[0].function.arguments"),
             ("v1/chat/completions", """{"model":"small","messages":[{"role":"user","content":"hi"}],"frequency_penalty":0.5}""", "frequency_penalty"),
             ("v1/completions", """{"model":"small","prompt":"hi","presence_penalty":1}""", "presence_penalty"),
             ("v1/completions", """{"model":"small","prompt":"hi","logit_bias":{"50256":-100}}""", "logit_bias"),
@@ -211,6 +216,16 @@ public sealed class ModelServerTests
             """{"model":"small","messages":[{"role":"user","content":"hi"}],"max_tokens":2,"frequency_penalty":0,"presence_penalty":0,"logit_bias":{},"response_format":{"type":"text"},"tool_choice":"none"}""",
             Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, neutral.StatusCode);
+
+        // A well-formed request for what this model cannot do is a 400 from the model itself, naming it.
+        foreach (var stream in new[] { false, true })
+        {
+            using var json = await http.PostAsync("v1/chat/completions", new StringContent(
+                $$$"""{"model":"small","stream":{{{(stream ? "true" : "false")}}},"messages":[{"role":"user","content":"hi"}],"response_format":{"type":"json_object"}}""", Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.BadRequest, json.StatusCode);
+            var error = await AssertError(json, "invalid_request_error", code: "unsupported_option");
+            Assert.Contains("'small'", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
     }
 
     [Fact]
