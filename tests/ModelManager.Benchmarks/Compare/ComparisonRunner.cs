@@ -39,6 +39,7 @@ internal static class ComparisonRunner
         {
             ("load", LoadPair.RunAsync),
             ("generation", GenerationPair.RunAsync),
+            ("structured", StructuredPair.RunAsync),
             ("onnx", OnnxPair.RunAsync),
             ("concurrency", ConcurrencyPair.RunAsync),
             ("swap", SwapPair.RunAsync),
