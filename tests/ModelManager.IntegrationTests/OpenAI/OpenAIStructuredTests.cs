@@ -191,6 +191,36 @@ public sealed class OpenAIStructuredTests
         Assert.Equal(1, good.CountOf("POST", "/chat/completions"));
     }
 
+    [Fact]
+    public async Task TextThenTwoParallelToolCalls_ComeBackInOrder_EachCallOnce()
+    {
+        await using var server = new RawHttpServer(x => x.IsChatOr(async () =>
+        {
+            await x.StartEventStreamAsync();
+            await x.SendEventAsync(Chunk("""{"role":"assistant","content":"Checking "}"""));
+            await x.SendEventAsync(Chunk("""{"content":"both."}"""));
+            await x.SendEventAsync(Chunk("""{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_weather","arguments":"{\"city\":"}}]}"""));
+            await x.SendEventAsync(Chunk("""{"tool_calls":[{"index":1,"id":"call_b","type":"function","function":{"name":"get_weather","arguments":""}}]}"""));
+            await x.SendEventAsync(Chunk("""{"tool_calls":[{"index":0,"function":{"arguments":"\"Oslo\"}"}}]}"""));
+            await x.SendEventAsync(Chunk("""{"tool_calls":[{"index":1,"function":{"arguments":"{\"city\":\"Bergen\"}"}}]}"""));
+            await x.SendEventAsync(FinishChunk("tool_calls"));
+            await x.SendEventAsync("[DONE]");
+            await x.EndStreamAsync();
+        }));
+        var (services, manager) = RemoteManagers.Create($$"""{ "models": [ {{RemoteManagers.Remote("remote", server.V1, extra: "\"check_on_load\": false")}} ] }""");
+        await using var _ = services;
+
+        var response = await manager.GetModel("remote").AsChatClient().GetResponseAsync("Weather?", new ChatOptions { Tools = [Weather] });
+
+        var contents = response.Messages.SelectMany(m => m.Contents).ToList();
+        Assert.Equal("Checking both.", response.Text);
+        var calls = contents.OfType<FunctionCallContent>().ToList();
+        Assert.Equal(["call_a", "call_b"], calls.Select(c => c.CallId));
+        Assert.Equal(["Oslo", "Bergen"], calls.Select(c => c.Arguments!["city"]?.ToString()));
+        Assert.True(contents.FindIndex(c => c is TextContent) < contents.FindIndex(c => c is FunctionCallContent), "the text came before the calls");
+        Assert.Equal(ChatFinishReason.ToolCalls, response.FinishReason);
+    }
+
     /// <summary>Sends one chat call with <paramref name="options"/> to a scripted server and returns the request body it received.</summary>
     private static async Task<JsonElement> SendAsync(ChatOptions options)
     {
