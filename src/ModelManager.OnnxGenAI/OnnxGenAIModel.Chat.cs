@@ -17,7 +17,6 @@ internal sealed partial class OnnxGenAIModel
     public async IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
-        ThrowIfStructured(options);
         var prompt = FormatChat(messages);
         if (ChatFormat == OnnxChatFormat.Plain)
         {

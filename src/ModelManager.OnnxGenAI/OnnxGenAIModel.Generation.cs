@@ -10,19 +10,10 @@ internal sealed partial class OnnxGenAIModel
     public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(prompt);
-        ThrowIfStructured(options);
         var ids = Encode(prompt);
         await foreach (var update in GenerateTextAsync(ids, options, cancellationToken).ConfigureAwait(false))
         {
             yield return update;
-        }
-    }
-
-    private void ThrowIfStructured(GenerationOptions options)
-    {
-        if (options.IsStructured)
-        {
-            throw new NotSupportedException($"Model '{_model.Name}' (type huggingface) cannot enforce a JSON response format or call tools yet.");
         }
     }
 
@@ -49,6 +40,7 @@ internal sealed partial class OnnxGenAIModel
     /// <summary>As the overload above; once the stream has ended without an error, <paramref name="end"/> holds why it ended.</summary>
     private async IAsyncEnumerable<GeneratedToken> GenerateTokensAsync(int[] prompt, GenerationOptions options, GenerationEnd end, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        var guidance = GuidanceFor(options);
         var maxLength = CheckPrompt(prompt, options, out var limitReason);
         Enter();
         var handedOver = false;
@@ -70,7 +62,7 @@ internal sealed partial class OnnxGenAIModel
         var channel = Channel.CreateUnbounded<GeneratedToken>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var producer = Task.Factory.StartNew(
-            () => Produce(prompt, options, maxLength, limitReason, end, channel.Writer, stop.Token, cancellationToken),
+            () => Produce(prompt, options, guidance, maxLength, limitReason, end, channel.Writer, stop.Token, cancellationToken),
             CancellationToken.None, TaskCreationOptions.LongRunning | TaskCreationOptions.DenyChildAttach, TaskScheduler.Default);
         try
         {
@@ -164,7 +156,7 @@ internal sealed partial class OnnxGenAIModel
     }
 
     private void Produce(
-        int[] prompt, GenerationOptions options, int maxLength, GenerationFinishReason limitReason, GenerationEnd end,
+        int[] prompt, GenerationOptions options, string? guidance, int maxLength, GenerationFinishReason limitReason, GenerationEnd end,
         ChannelWriter<GeneratedToken> writer, CancellationToken stop, CancellationToken caller)
     {
         Exception? error = null;
@@ -184,6 +176,12 @@ internal sealed partial class OnnxGenAIModel
 
             using var parameters = new GuardedOga.GeneratorParams(_native);
             SetSearchOptions(parameters, options, maxLength);
+            if (guidance is not null)
+            {
+                // Checked by GuidanceFor; llguidance builds the grammar with the Generator and reports a schema it rejects as an error.
+                parameters.SetGuidance("json_schema", guidance);
+            }
+
             using var generator = new GuardedOga.Generator(_native, parameters);
             using var stream = _tokenizer.CreateStream();
             stop.ThrowIfCancellationRequested();
@@ -212,6 +210,10 @@ internal sealed partial class OnnxGenAIModel
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             error = new OperationCanceledException(caller.IsCancellationRequested ? caller : stop);
+        }
+        catch (OnnxRuntimeGenAIException e) when (guidance is not null)
+        {
+            error = GuidanceError(e);
         }
         catch (OnnxRuntimeGenAIException e)
         {

@@ -1,14 +1,16 @@
 using System.ClientModel;
 using System.Runtime.CompilerServices;
+using System.Text.Json;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Logging;
+using ChatCompletionOptions = OpenAI.Chat.ChatCompletionOptions;
 
 namespace ModelManager;
 
 /// <summary>One loaded openai model: a client per endpoint, tried in order, each with retries and a circuit breaker.</summary>
 /// <remarks>
 /// Thread-safe: calls run concurrently on the SDK's clients. Owns its endpoints' HttpClients and disposes them on unload.
-/// A call fails over to the next endpoint only before any text has been returned; after that a failure ends the call.
+/// A call fails over to the next endpoint only before any text or tool call has been returned; after that a failure ends the call.
 /// </remarks>
 internal sealed class OpenAIModel : IModelInstance
 {
@@ -110,6 +112,7 @@ internal sealed class OpenAIModel : IModelInstance
             var started = false;
             var yielded = false;
             var finished = false;
+            var calls = new List<FunctionCallContent>();
             ChatFinishReason? reason = null;
             UsageDetails? usage = null;
             ModelEndpointException? failure = null;
@@ -146,11 +149,31 @@ internal sealed class OpenAIModel : IModelInstance
                     var update = e.Current;
                     finished |= update.FinishReason is not null;
                     reason = update.FinishReason ?? reason;
+                    calls.Clear();
                     foreach (var content in update.Contents)
                     {
                         if (content is UsageContent u)
                         {
                             usage = u.Details; // the usage chunk comes after the finish reason, with no choices
+                        }
+                        else if (content is FunctionCallContent call)
+                        {
+                            calls.Add(call); // the SDK assembles a call's streamed pieces and hands it over whole, with the finish reason
+                        }
+                    }
+
+                    if (calls.Count > 0)
+                    {
+                        var before = filter.Flush();
+                        if (before.Length > 0)
+                        {
+                            yield return before;
+                        }
+
+                        yielded = true;
+                        foreach (var call in calls)
+                        {
+                            yield return new GenerationUpdate(call);
                         }
                     }
 
@@ -225,14 +248,17 @@ internal sealed class OpenAIModel : IModelInstance
     }
 
     /// <summary>
-    /// The server's figures: <c>length</c> is <see cref="GenerationFinishReason.MaxTokens"/>; <c>stop</c> and anything else the server
-    /// ends with itself (<c>content_filter</c>, <c>tool_calls</c>, or none in a stream cut after the text) are
-    /// <see cref="GenerationFinishReason.EndOfSequence"/> (a server does not say whether it stopped at a stop sequence).
+    /// The server's figures: <c>length</c> is <see cref="GenerationFinishReason.MaxTokens"/>; <c>tool_calls</c> is
+    /// <see cref="GenerationFinishReason.ToolCalls"/>; <c>stop</c> and anything else the server ends with itself (<c>content_filter</c>,
+    /// or none in a stream cut after the text) are <see cref="GenerationFinishReason.EndOfSequence"/> (a server does not say whether it
+    /// stopped at a stop sequence).
     /// Without <c>usage</c> every count is null; without <c>prompt_tokens_details.cached_tokens</c> the cached count is 0.
     /// </summary>
     internal static GenerationOutcome ToOutcome(ChatFinishReason? reason, UsageDetails? usage)
     {
-        var finish = reason == ChatFinishReason.Length ? GenerationFinishReason.MaxTokens : GenerationFinishReason.EndOfSequence;
+        var finish = reason == ChatFinishReason.Length ? GenerationFinishReason.MaxTokens
+            : reason == ChatFinishReason.ToolCalls ? GenerationFinishReason.ToolCalls
+            : GenerationFinishReason.EndOfSequence;
         return usage is null
             ? new GenerationOutcome(finish, null, null, null)
             : new GenerationOutcome(finish, ToInt(usage.InputTokenCount), ToInt(usage.OutputTokenCount), ToInt(usage.CachedInputTokenCount) ?? 0);
@@ -242,11 +268,6 @@ internal sealed class OpenAIModel : IModelInstance
 
     private ChatOptions ToChatOptions(GenerationOptions options)
     {
-        if (options.IsStructured)
-        {
-            throw new NotSupportedException($"Model '{_model.Name}' (type openai) does not pass a JSON response format or tools to its server yet.");
-        }
-
         var greedy = options.IsGreedy;
         var stops = options.StopSequences is { Count: > 0 } s ? s.Where(x => x.Length > 0).Take(MaxRemoteStops).ToList() : null;
         return new ChatOptions
@@ -256,7 +277,41 @@ internal sealed class OpenAIModel : IModelInstance
             TopP = greedy ? null : (float?)options.TopP,
             Seed = options.Seed,
             StopSequences = stops is { Count: > 0 } ? stops : null,
+            ResponseFormat = options.ResponseFormat,
+            Tools = options.Tools,
+            ToolMode = options.Tools is { Count: > 0 } ? options.ToolMode : null,
+            RawRepresentationFactory = options.ResponseFormat is ChatResponseFormatJson { Schema: { } schema } json ? _ => StrictSchema(json, schema) : null,
         };
+    }
+
+    /// <summary>
+    /// A schema goes out as <c>json_schema</c> with <c>strict: true</c>, so the server enforces it as a local model does. Set on the SDK's
+    /// own options because M.E.AI's <c>strict</c> switch (ChatOptions.AdditionalProperties) would also make every tool strict.
+    /// </summary>
+    private static ChatCompletionOptions StrictSchema(ChatResponseFormatJson json, JsonElement schema) => new()
+    {
+        ResponseFormat = OpenAI.Chat.ChatResponseFormat.CreateJsonSchemaFormat(
+            SchemaName(json.SchemaName), BinaryData.FromString(schema.GetRawText()), json.SchemaDescription, jsonSchemaIsStrict: true),
+    };
+
+    /// <summary>OpenAI requires a schema name of letters, digits, '_' and '-' (at most 64); others are replaced by '_'.</summary>
+    private static string SchemaName(string? name)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            return "response";
+        }
+
+        var chars = name.Length > 64 ? name[..64].ToCharArray() : name.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (!char.IsAsciiLetterOrDigit(chars[i]) && chars[i] is not ('_' or '-'))
+            {
+                chars[i] = '_';
+            }
+        }
+
+        return new string(chars);
     }
 
     private ModelEndpointException Combine(List<ModelEndpointException> failures)
