@@ -8,7 +8,7 @@ namespace ModelManager;
 internal static partial class JsonSchemaGrammar
 {
     /// <summary>One conversion: the rules made so far, memoised by JSON pointer so that <c>$ref</c> recursion ends.</summary>
-    private sealed class Builder
+    private sealed partial class Builder
     {
         private static readonly JsonWriterOptions CompactWriter = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
@@ -145,7 +145,8 @@ internal static partial class JsonSchemaGrammar
                     case "oneOf": oneOf = property.Value; break;
                     case "type": type = property.Value; break;
                     case "properties" or "required" or "additionalProperties" or "items" or "minItems" or "maxItems"
-                        or "format" or "minLength" or "maxLength":
+                        or "format" or "minLength" or "maxLength" or "pattern" or "not"
+                        or "minimum" or "maximum" or "exclusiveMinimum" or "exclusiveMaximum":
                         break;
                     default:
                         throw Unsupported(Child(path, keyword), keyword);
@@ -173,6 +174,12 @@ internal static partial class JsonSchemaGrammar
 
                 RejectBeside(path, keyword, firstStructural);
                 return Alternatives((anyOf ?? oneOf)!.Value, path, pointer, keyword, depth);
+            }
+
+            int denied = DeniedLength(schema, path);
+            if (denied > 0 && (constValue is not null || enumValue is not null))
+            {
+                throw Unsupported(Child(path, "not"), "not beside enum or const");
             }
 
             if (constValue is { } constant)
@@ -218,9 +225,9 @@ internal static partial class JsonSchemaGrammar
                 {
                     "object" => ObjectExpression(schema, path, pointer, depth),
                     "array" => ArrayExpression(schema, path, pointer, depth),
-                    "string" => StringExpression(schema, path),
-                    "number" => Use("number"),
-                    "integer" => Use("integer"),
+                    "string" => StringExpression(schema, path, denied),
+                    "number" => NumberExpression(schema, path),
+                    "integer" => IntegerExpression(schema, path),
                     "boolean" => Use("boolean"),
                     "null" => Use("null"),
                     "value" => Use("value"),
@@ -280,9 +287,13 @@ internal static partial class JsonSchemaGrammar
             {
                 types.Add("array");
             }
-            else if (Has(schema, "format") || Has(schema, "minLength") || Has(schema, "maxLength"))
+            else if (Has(schema, "format") || Has(schema, "minLength") || Has(schema, "maxLength") || Has(schema, "pattern"))
             {
                 types.Add("string");
+            }
+            else if (Has(schema, "minimum") || Has(schema, "maximum") || Has(schema, "exclusiveMinimum") || Has(schema, "exclusiveMaximum"))
+            {
+                types.Add("number");
             }
             else
             {
@@ -414,7 +425,7 @@ internal static partial class JsonSchemaGrammar
         private string ArrayExpression(JsonElement schema, string path, string pointer, int depth)
         {
             int min = Bound(schema, "minItems", path, MaxItemsBound) ?? 0;
-            int? max = Bound(schema, "maxItems", path, MaxItemsBound);
+            int? max = Narrowed(Bound(schema, "maxItems", path, null), MaxItemsBound);
             if (max < min)
             {
                 throw new NotSupportedException($"The JSON schema keyword at {Child(path, "maxItems")} is below minItems; no array satisfies it.");
@@ -443,24 +454,50 @@ internal static partial class JsonSchemaGrammar
                 : "\"[\" ws " + elements + " ws \"]\"";
         }
 
-        private string StringExpression(JsonElement schema, string path)
+        private string StringExpression(JsonElement schema, string path, int deniedLength)
         {
             int? min = Bound(schema, "minLength", path, MaxStringLengthBound);
-            int? max = Bound(schema, "maxLength", path, MaxStringLengthBound);
+            int? max = Narrowed(Bound(schema, "maxLength", path, null), DefaultMaxStringLength);
+            bool hasPattern = schema.TryGetProperty("pattern", out var pattern);
             if (schema.TryGetProperty("format", out var format))
             {
                 string? name = format.ValueKind == JsonValueKind.String ? format.GetString() : null;
-                if (name is not ("date" or "time" or "date-time" or "uuid"))
+                string? content = name is "date" or "time" or "date-time" or "uuid" ? Use(name) : name is null ? null : FormatExpression(name);
+                if (content is null)
                 {
                     throw Unsupported(Child(path, "format"), "format '" + (name ?? format.GetRawText()) + "'");
                 }
 
-                if (min is not null || max is not null)
+                if (min is not null || max is not null || hasPattern || deniedLength > 0)
                 {
-                    throw Unsupported(Child(path, min is null ? "maxLength" : "minLength"), "length beside format");
+                    var other = hasPattern ? "pattern" : deniedLength > 0 ? "not" : min is null ? "maxLength" : "minLength";
+                    throw Unsupported(Child(path, other), other + " beside format");
                 }
 
-                return "\"\\\"\" " + Use(name) + " \"\\\"\"";
+                return "\"\\\"\" " + content + " \"\\\"\"";
+            }
+
+            if (hasPattern)
+            {
+                if (pattern.ValueKind != JsonValueKind.String)
+                {
+                    throw Malformed(Child(path, "pattern"), "a string");
+                }
+
+                if (min is not null || max is not null || deniedLength > 0)
+                {
+                    var other = deniedLength > 0 ? "not" : min is null ? "maxLength" : "minLength";
+                    throw Unsupported(Child(path, other), other + " beside pattern");
+                }
+
+                return PatternExpression(pattern.GetString()!, Child(path, "pattern"));
+            }
+
+            if (deniedLength > 0)
+            {
+                // Longer than every denied string, so equal to none of them.
+                min = Math.Max(min ?? 0, deniedLength);
+                max ??= DefaultMaxStringLength;
             }
 
             if (min is null && max is null)
@@ -475,9 +512,12 @@ internal static partial class JsonSchemaGrammar
 
             Use("char");
             string lower = (min ?? 0).ToString(CultureInfo.InvariantCulture);
-            string upper = max?.ToString(CultureInfo.InvariantCulture) ?? string.Empty;
+            string upper = (max ?? DefaultMaxStringLength).ToString(CultureInfo.InvariantCulture);
             return "\"\\\"\" char{" + lower + "," + upper + "} \"\\\"\"";
         }
+
+        /// <summary>An upper bound, narrowed to <paramref name="cap"/>: fewer characters or items than allowed are still valid.</summary>
+        private static int? Narrowed(int? bound, int cap) => bound is { } b ? Math.Min(b, cap) : null;
 
         private string Alternatives(JsonElement list, string path, string pointer, string keyword, int depth)
         {
@@ -580,24 +620,25 @@ internal static partial class JsonSchemaGrammar
             return candidate;
         }
 
-        private static int? Bound(JsonElement schema, string keyword, string path, int cap)
+        /// <summary>A non-negative integer keyword; over <paramref name="cap"/> (when given) it cannot be enforced.</summary>
+        private static int? Bound(JsonElement schema, string keyword, string path, int? cap)
         {
             if (!schema.TryGetProperty(keyword, out var value))
             {
                 return null;
             }
 
-            if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out int bound) || bound < 0)
+            if (value.ValueKind != JsonValueKind.Number || !value.TryGetDecimal(out decimal bound) || bound < 0 || bound != decimal.Truncate(bound))
             {
-                if (value.ValueKind == JsonValueKind.Number && value.TryGetDecimal(out decimal big) && big > cap && big == decimal.Truncate(big))
-                {
-                    throw OverBound(Child(path, keyword), cap);
-                }
-
                 throw Malformed(Child(path, keyword), "a non-negative integer");
             }
 
-            return bound > cap ? throw OverBound(Child(path, keyword), cap) : bound;
+            if (bound > cap)
+            {
+                throw OverBound(Child(path, keyword), cap.Value);
+            }
+
+            return (int)Math.Min(bound, int.MaxValue);
         }
 
         private static NotSupportedException OverBound(string path, int cap) =>

@@ -26,13 +26,13 @@ internal static partial class JsonSchemaGrammar
     /// <summary>The most characters a grammar may have (256 KB).</summary>
     public const int MaxGrammarLength = 256 * 1024;
 
-    /// <summary>The largest <c>minLength</c>/<c>maxLength</c> enforced (64): llama.cpp expands bounded repetitions into rules.</summary>
-    public const int MaxStringLengthBound = 64;
+    /// <summary>The largest <c>minLength</c> enforced (512); a larger <c>maxLength</c> is narrowed to <see cref="DefaultMaxStringLength"/>.</summary>
+    public const int MaxStringLengthBound = DefaultMaxStringLength;
 
     /// <summary>The most characters of a string whose schema sets no <c>maxLength</c> (512): without a bound, a small model may never close a string.</summary>
     public const int DefaultMaxStringLength = 512;
 
-    /// <summary>The largest <c>minItems</c>/<c>maxItems</c> enforced (256).</summary>
+    /// <summary>The largest <c>minItems</c> enforced (256); a larger <c>maxItems</c> is narrowed to it.</summary>
     public const int MaxItemsBound = 256;
 
     /// <summary>The deepest nesting of schemas followed before giving up (64).</summary>

@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using System.Text.RegularExpressions;
 
 namespace ModelManager.IntegrationTests;
 
@@ -50,9 +52,43 @@ internal static class SchemaCheck
 
         if (value.ValueKind == JsonValueKind.String)
         {
-            int length = value.GetString()!.Length;
+            var text = value.GetString()!;
+            int length = text.Length;
             Assert.True(!schema.TryGetProperty("minLength", out var min) || length >= min.GetInt32(), $"{path}: {length} characters is below minLength");
             Assert.True(!schema.TryGetProperty("maxLength", out var max) || length <= max.GetInt32(), $"{path}: {length} characters is above maxLength");
+            if (schema.TryGetProperty("pattern", out var pattern))
+            {
+                Assert.True(Regex.IsMatch(text, pattern.GetString()!, RegexOptions.ECMAScript), $"{path}: «{text}» does not match {pattern.GetString()}");
+            }
+
+            if (schema.TryGetProperty("format", out var format))
+            {
+                Assert.True(MatchesFormat(format.GetString()!, text), $"{path}: «{text}» is not a valid {format.GetString()}");
+            }
+        }
+
+        if (value.ValueKind == JsonValueKind.Number)
+        {
+            var n = value.GetDecimal();
+            Assert.True(!schema.TryGetProperty("minimum", out var min) || n >= min.GetDecimal(), $"{path}: {n} is below minimum");
+            Assert.True(!schema.TryGetProperty("maximum", out var max) || n <= max.GetDecimal(), $"{path}: {n} is above maximum");
+            Assert.True(!schema.TryGetProperty("exclusiveMinimum", out var emin) || n > emin.GetDecimal(), $"{path}: {n} is not above exclusiveMinimum");
+            Assert.True(!schema.TryGetProperty("exclusiveMaximum", out var emax) || n < emax.GetDecimal(), $"{path}: {n} is not below exclusiveMaximum");
+        }
+
+        if (schema.TryGetProperty("not", out var not))
+        {
+            var satisfied = true;
+            try
+            {
+                Validate(root, not, value, path);
+            }
+            catch (Xunit.Sdk.XunitException)
+            {
+                satisfied = false;
+            }
+
+            Assert.False(satisfied, $"{path}: {value.GetRawText()} satisfies the schema under 'not'");
         }
 
         if (value.ValueKind == JsonValueKind.Array)
@@ -107,6 +143,20 @@ internal static class SchemaCheck
             }
         }
     }
+
+    private static bool MatchesFormat(string format, string text) => format switch
+    {
+        "date" => DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
+        "time" => TimeOnly.TryParse(text, CultureInfo.InvariantCulture, out _),
+        "date-time" => DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.None, out _),
+        "uuid" => Guid.TryParseExact(text, "D", out _),
+        "email" => System.Net.Mail.MailAddress.TryCreate(text, out var mail) && mail.Address == text,
+        "uri" or "iri" => Uri.TryCreate(text, UriKind.Absolute, out _),
+        "uri-reference" or "iri-reference" => Uri.TryCreate(text, UriKind.RelativeOrAbsolute, out _),
+        "hostname" => Uri.CheckHostName(text) == UriHostNameType.Dns,
+        "ipv4" => System.Net.IPAddress.TryParse(text, out var ip) && ip.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && ip.ToString() == text,
+        _ => throw new ArgumentOutOfRangeException(nameof(format), format, "SchemaCheck does not know this format"),
+    };
 
     private static bool Matches(string type, JsonElement value) => type switch
     {
