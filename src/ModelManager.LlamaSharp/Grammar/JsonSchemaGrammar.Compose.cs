@@ -5,37 +5,28 @@ namespace ModelManager;
 
 internal static partial class JsonSchemaGrammar
 {
-    /// <summary>Converts <paramref name="schema"/> like <see cref="FromSchema(JsonElement)"/>, with its start rule named <paramref name="startRule"/> instead of <c>root</c>, to embed in a larger grammar.</summary>
+    /// <summary>Converts <paramref name="schema"/> like <see cref="FromSchema(JsonElement)"/>, with every rule name prefixed by <paramref name="prefix"/> (the start rule is <paramref name="prefix"/> + <c>root</c>), so that several schemas compose into one grammar.</summary>
     /// <exception cref="NotSupportedException">As <see cref="FromSchema(JsonElement)"/>.</exception>
-    /// <exception cref="ArgumentException">As <see cref="FromSchema(JsonElement)"/>, or <paramref name="startRule"/> is not a rule name or is taken by a rule of the grammar.</exception>
-    public static string FromSchema(JsonElement schema, string startRule)
+    /// <exception cref="ArgumentException">As <see cref="FromSchema(JsonElement)"/>, or <paramref name="prefix"/> is not the start of a rule name.</exception>
+    public static string FromSchema(JsonElement schema, string prefix)
     {
-        if (string.IsNullOrEmpty(startRule) || !string.Equals(SanitizeRuleName(startRule), startRule, StringComparison.Ordinal))
+        if (string.IsNullOrEmpty(prefix) || !string.Equals(SanitizeRuleName(prefix + "x"), prefix + "x", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"'{startRule}' is not a GBNF rule name (letters, digits and '-').", nameof(startRule));
+            throw new ArgumentException($"'{prefix}' cannot start a GBNF rule name (letters, digits and '-').", nameof(prefix));
         }
 
         string gbnf = FromSchema(schema);
-        var sb = new StringBuilder(gbnf.Length + 64);
+        var sb = new StringBuilder(gbnf.Length * 5 / 4);
         foreach (string line in gbnf.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
             int separator = line.IndexOf(" ::= ", StringComparison.Ordinal);
-            string name = line[..separator];
-            if (string.Equals(name, startRule, StringComparison.Ordinal))
-            {
-                throw new ArgumentException($"The start rule name '{startRule}' is already a rule of the schema's grammar.", nameof(startRule));
-            }
-
-            sb.Append(string.Equals(name, RootRule, StringComparison.Ordinal) ? startRule : name).Append(" ::= ");
+            sb.Append(prefix).Append(line, 0, separator).Append(" ::= ");
             string body = line[(separator + 5)..];
             int copied = 0;
-            foreach (var (start, length) in RuleReferences(body))
+            foreach (var (start, _) in RuleReferences(body))
             {
-                if (length == RootRule.Length && string.CompareOrdinal(body, start, RootRule, 0, length) == 0)
-                {
-                    sb.Append(body, copied, start - copied).Append(startRule);
-                    copied = start + length;
-                }
+                sb.Append(body, copied, start - copied).Append(prefix);
+                copied = start;
             }
 
             sb.Append(body, copied, body.Length - copied).Append('\n');

@@ -127,7 +127,7 @@ internal sealed class MistralToolCallFormat : ToolCallFormat
 
     /// <inheritdoc />
     public override string CallGrammar(IReadOnlyList<AIFunctionDeclaration> tools, bool single) =>
-        ToolCallGrammar.Build(tools, "arguments", single, "", "", ", ", "[TOOL_CALLS][", "]");
+        ToolCallGrammar.Build(tools, "arguments", single, "", "", ", ", "[TOOL_CALLS][", "]", """( ", \"id\": \"" [a-zA-Z0-9]{9} "\"" )?""");
 
     /// <inheritdoc />
     public override ParsedToolOutput Parse(string output)

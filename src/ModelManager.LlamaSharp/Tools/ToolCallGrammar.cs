@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.AI;
 
 namespace ModelManager;
@@ -12,9 +11,11 @@ internal static class ToolCallGrammar
     public const int MaxCalls = 8;
 
     /// <summary>The grammar: <paramref name="listOpen"/>, calls each wrapped in <paramref name="open"/> and <paramref name="close"/> and separated by <paramref name="separator"/>, <paramref name="listClose"/>.</summary>
+    /// <remarks>A call is written exactly as the templates render one, <c>{"name": "N", "key": ARGS}</c> (the arguments' own layout is free), with <paramref name="callSuffix"/> (a GBNF expression, e.g. an optional id) before its closing brace.</remarks>
     /// <exception cref="ArgumentException">No tools, a tool without a name, two tools of the same name, or a malformed parameters schema (named).</exception>
-    /// <exception cref="NotSupportedException">A tool's parameters schema cannot be enforced; the message names the tool and the JSON path.</exception>
-    public static string Build(IReadOnlyList<AIFunctionDeclaration> tools, string argumentsKey, bool single, string open, string close, string separator, string listOpen = "", string listClose = "")
+    /// <exception cref="NotSupportedException">A tool's parameters schema cannot be enforced (the message names the tool and the JSON path), or the grammar exceeds a cap.</exception>
+    public static string Build(IReadOnlyList<AIFunctionDeclaration> tools, string argumentsKey, bool single, string open, string close, string separator,
+        string listOpen = "", string listClose = "", string callSuffix = "")
     {
         ArgumentNullException.ThrowIfNull(tools);
         if (tools.Count == 0)
@@ -23,8 +24,11 @@ internal static class ToolCallGrammar
         }
 
         var names = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var tool in tools)
+        var calls = new StringBuilder("tc-call ::= ");
+        var rules = new StringBuilder();
+        for (int i = 0; i < tools.Count; i++)
         {
+            var tool = tools[i];
             if (string.IsNullOrEmpty(tool?.Name))
             {
                 throw new ArgumentException("Every tool needs a name.", nameof(tools));
@@ -35,10 +39,10 @@ internal static class ToolCallGrammar
                 throw new ArgumentException($"Two tools are named '{tool.Name}'.", nameof(tools));
             }
 
+            string prefix = "t" + i.ToString(CultureInfo.InvariantCulture) + "-";
             try
             {
-                // Alone first, so that an error's JSON path is relative to this tool's parameters.
-                _ = JsonSchemaGrammar.FromSchema(ToolTurn.Parameters(tool));
+                rules.Append(JsonSchemaGrammar.FromSchema(ToolTurn.Parameters(tool), prefix));
             }
             catch (NotSupportedException e)
             {
@@ -48,17 +52,11 @@ internal static class ToolCallGrammar
             {
                 throw new ArgumentException($"The parameters schema of tool '{tool.Name}' is malformed: {e.Message}", nameof(tools), e);
             }
-        }
 
-        string calls;
-        try
-        {
-            using var schema = JsonDocument.Parse(CallSchema(tools, argumentsKey));
-            calls = JsonSchemaGrammar.FromSchema(schema.RootElement, "tc-call");
-        }
-        catch (NotSupportedException e)
-        {
-            throw new NotSupportedException($"The tools together cannot be enforced: {e.Message}", e);
+            string head = "{\"name\": " + PythonJson.String(tool.Name) + ", " + PythonJson.String(argumentsKey) + ": ";
+            calls.Append(i == 0 ? "" : " | ").Append("tc-call-").Append(i.ToString(CultureInfo.InvariantCulture));
+            rules.Append("tc-call-").Append(i.ToString(CultureInfo.InvariantCulture)).Append(" ::= ").Append(JsonSchemaGrammar.Literal(head))
+                .Append(' ').Append(prefix).Append(JsonSchemaGrammar.RootRule).Append(Prefix(callSuffix)).Append(" \"}\"\n");
         }
 
         var sb = new StringBuilder();
@@ -71,8 +69,16 @@ internal static class ToolCallGrammar
 
         sb.Append(Prefix(Literal(listClose))).Append('\n');
         sb.Append("tc-one ::= ").Append(Join(Literal(open), "tc-call")).Append(Prefix(Literal(close))).Append('\n');
-        sb.Append(calls);
-        return GbnfCheck.EnsureComplete(sb.ToString());
+        sb.Append(calls).Append('\n').Append(rules);
+        string gbnf = sb.ToString();
+        int ruleCount = gbnf.Count(c => c == '\n');
+        if (ruleCount > JsonSchemaGrammar.MaxRules)
+        {
+            throw new NotSupportedException(string.Create(CultureInfo.InvariantCulture,
+                $"The tools need a grammar of {ruleCount} rules, over the cap of {JsonSchemaGrammar.MaxRules} rules (JsonSchemaGrammar.MaxRules)."));
+        }
+
+        return GbnfCheck.EnsureComplete(gbnf);
     }
 
     private static string Literal(string text) => text.Length == 0 ? "" : JsonSchemaGrammar.Literal(text);
@@ -80,92 +86,4 @@ internal static class ToolCallGrammar
     private static string Join(string first, string second) => first.Length == 0 ? second : first + " " + second;
 
     private static string Prefix(string text) => text.Length == 0 ? "" : " " + text;
-
-    /// <summary><c>{"$defs":{"t0":params0,…},"anyOf":[{"type":"object","properties":{"name":{"const":N},key:{"$ref":"#/$defs/t0"}},…}]}</c>, each tool's <c>$ref</c>s rewritten under its own definition.</summary>
-    private static byte[] CallSchema(IReadOnlyList<AIFunctionDeclaration> tools, string argumentsKey)
-    {
-        using var stream = new MemoryStream();
-        using (var writer = new Utf8JsonWriter(stream))
-        {
-            writer.WriteStartObject();
-            writer.WritePropertyName("$defs");
-            writer.WriteStartObject();
-            for (int i = 0; i < tools.Count; i++)
-            {
-                writer.WritePropertyName(Definition(i));
-                CopyRewritingRefs(ToolTurn.Parameters(tools[i]), writer, "#/$defs/" + Definition(i));
-            }
-
-            writer.WriteEndObject();
-            writer.WritePropertyName("anyOf");
-            writer.WriteStartArray();
-            for (int i = 0; i < tools.Count; i++)
-            {
-                writer.WriteStartObject();
-                writer.WriteString("type", "object");
-                writer.WritePropertyName("properties");
-                writer.WriteStartObject();
-                writer.WritePropertyName("name");
-                writer.WriteStartObject();
-                writer.WriteString("const", tools[i].Name);
-                writer.WriteEndObject();
-                writer.WritePropertyName(argumentsKey);
-                writer.WriteStartObject();
-                writer.WriteString("$ref", "#/$defs/" + Definition(i));
-                writer.WriteEndObject();
-                writer.WriteEndObject();
-                writer.WritePropertyName("required");
-                writer.WriteStartArray();
-                writer.WriteStringValue("name");
-                writer.WriteStringValue(argumentsKey);
-                writer.WriteEndArray();
-                writer.WriteBoolean("additionalProperties", false);
-                writer.WriteEndObject();
-            }
-
-            writer.WriteEndArray();
-            writer.WriteEndObject();
-        }
-
-        return stream.ToArray();
-    }
-
-    private static string Definition(int index) => "t" + index.ToString(CultureInfo.InvariantCulture);
-
-    private static void CopyRewritingRefs(JsonElement element, Utf8JsonWriter writer, string newRoot)
-    {
-        switch (element.ValueKind)
-        {
-            case JsonValueKind.Object:
-                writer.WriteStartObject();
-                foreach (var property in element.EnumerateObject())
-                {
-                    writer.WritePropertyName(property.Name);
-                    if (string.Equals(property.Name, "$ref", StringComparison.Ordinal) && property.Value.ValueKind == JsonValueKind.String
-                        && property.Value.GetString() is { } reference && reference.StartsWith('#'))
-                    {
-                        writer.WriteStringValue(newRoot + reference[1..]);
-                    }
-                    else
-                    {
-                        CopyRewritingRefs(property.Value, writer, newRoot);
-                    }
-                }
-
-                writer.WriteEndObject();
-                break;
-            case JsonValueKind.Array:
-                writer.WriteStartArray();
-                foreach (var item in element.EnumerateArray())
-                {
-                    CopyRewritingRefs(item, writer, newRoot);
-                }
-
-                writer.WriteEndArray();
-                break;
-            default:
-                element.WriteTo(writer);
-                break;
-        }
-    }
 }
