@@ -11,12 +11,17 @@ internal sealed class Llama3ToolCallFormat : ToolCallFormat
     private static readonly string[] ArgumentKeys = ["parameters", "arguments"];
     private readonly string _bos;
     private readonly TimeProvider _time;
+    private readonly string? _fixedDate;
 
     /// <summary>Creates the format with the model's BOS token text and the clock for the template's "Today Date".</summary>
-    public Llama3ToolCallFormat(string bosToken, TimeProvider timeProvider)
+    /// <param name="bosToken">The model's BOS token text.</param>
+    /// <param name="timeProvider">The clock for templates that call <c>strftime_now</c> (3.2).</param>
+    /// <param name="fixedDate">The date a template without <c>strftime_now</c> writes (3.1 and 3.3: "26 Jul 2024"), or null to use the clock.</param>
+    public Llama3ToolCallFormat(string bosToken, TimeProvider timeProvider, string? fixedDate = null)
     {
         _bos = bosToken;
         _time = timeProvider;
+        _fixedDate = fixedDate;
     }
 
     /// <inheritdoc />
@@ -45,7 +50,7 @@ internal sealed class Llama3ToolCallFormat : ToolCallFormat
         }
 
         sb.Append("Cutting Knowledge Date: December 2023\n")
-            .Append("Today Date: ").Append(_time.GetLocalNow().ToString("dd MMM yyyy", CultureInfo.InvariantCulture)).Append("\n\n")
+            .Append("Today Date: ").Append(_fixedDate ?? _time.GetLocalNow().ToString("dd MMM yyyy", CultureInfo.InvariantCulture)).Append("\n\n")
             .Append(system).Append("<|eot_id|>");
         if (tools.Count > 0)
         {

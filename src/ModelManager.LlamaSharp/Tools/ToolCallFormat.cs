@@ -1,10 +1,11 @@
+using System.Text.RegularExpressions;
 using Microsoft.Extensions.AI;
 
 namespace ModelManager;
 
 /// <summary>A model family's tool-call prompt format: how tools and calls are rendered into the prompt, constrained by grammar and parsed back.</summary>
 /// <remarks>Instances are immutable and thread-safe.</remarks>
-internal abstract class ToolCallFormat
+internal abstract partial class ToolCallFormat
 {
     /// <summary>The Qwen2.5 default system prompt, which its template writes when the conversation has none.</summary>
     private const string QwenDefaultSystem = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
@@ -42,11 +43,26 @@ internal abstract class ToolCallFormat
         if (chatTemplate.Contains("<|start_header_id|>", StringComparison.Ordinal)
             && (chatTemplate.Contains("<|python_tag|>", StringComparison.Ordinal) || chatTemplate.Contains("ipython", StringComparison.Ordinal)))
         {
-            return new Llama3ToolCallFormat(bosToken, timeProvider ?? TimeProvider.System);
+            return new Llama3ToolCallFormat(bosToken, timeProvider ?? TimeProvider.System, FixedDate(chatTemplate));
         }
 
         return new GenericToolCallFormat();
     }
+
+    /// <summary>The date a Llama 3.x template writes when it does not ask for today's (3.1 and 3.3 set <c>date_string</c> to "26 Jul 2024" unless given one), or null.</summary>
+    private static string? FixedDate(string chatTemplate)
+    {
+        if (chatTemplate.Contains("strftime_now", StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var match = DateString().Match(chatTemplate);
+        return match.Success ? match.Groups[1].Value : null;
+    }
+
+    [GeneratedRegex("set\\s+date_string\\s*=\\s*\"([^\"]*)\"", RegexOptions.CultureInvariant, 1000)]
+    private static partial Regex DateString();
 
     /// <summary>The whole prompt for <paramref name="messages"/> and <paramref name="tools"/>, ending with the assistant's generation prompt where the template writes one.</summary>
     /// <param name="messages">Text, assistant <see cref="FunctionCallContent"/> and <see cref="FunctionResultContent"/> messages.</param>

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Time.Testing;
 
@@ -13,7 +14,7 @@ public sealed class ToolCallFormatRenderTests
     public static TheoryData<string, string, string> Cases()
     {
         var data = new TheoryData<string, string, string>();
-        foreach (var (template, family) in ToolFixtures.Templates)
+        foreach (var (template, family, _) in ToolFixtures.Templates)
         {
             foreach (string conversation in ToolFixtures.ConversationNames)
             {
@@ -30,6 +31,8 @@ public sealed class ToolCallFormatRenderTests
     {
         // The template goes through a GGUF file and our reader, the path the backend takes.
         string text = File.ReadAllText(ToolFixtures.TemplatePath(template));
+        string sha256 = ToolFixtures.Templates.Single(t => t.Template == template).Sha256;
+        Assert.Equal(sha256, Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(ToolFixtures.TemplatePath(template)))));
         string path = TestCache.Model(new SyntheticGgufOptions { TargetBytes = 300_000, Seed = 7, ChatTemplate = text, Name = template });
         string? read = GgufReader.Read(path).ChatTemplate;
         Assert.Equal(text, read);
@@ -62,6 +65,19 @@ public sealed class ToolCallFormatRenderTests
     [InlineData("<|start_header_id|>user<|end_header_id|>{{ m }}", "generic")]
     public void Detect_TemplateText_PicksTheFamily(string? template, string family) =>
         Assert.Equal(family, ToolCallFormat.Detect(template, "<s>", "</s>").Name);
+
+    [Theory]
+    [InlineData("{%- set date_string = \"26 Jul 2024\" %}<|start_header_id|><|python_tag|>", "26 Jul 2024")]
+    [InlineData("{%- set date_string = strftime_now(\"%d %b %Y\") %}<|start_header_id|>ipython", "01 Dec 2026")]
+    public void Render_Llama3_WritesTheTemplatesFixedDateOrTodaysWhenItAsksForIt(string template, string date)
+    {
+        var format = ToolCallFormat.Detect(template, "<s>", "</s>", Clock);
+
+        string prompt = format.Render([new(ChatRole.User, "hi")], [], NoPlainRendering);
+
+        Assert.Equal("llama3", format.Name);
+        Assert.Equal($"<s><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge Date: December 2023\nToday Date: {date}\n\n<|eot_id|><|start_header_id|>user<|end_header_id|>\n\nhi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n", prompt);
+    }
 
     [Fact]
     public void Render_Generic_DescribesTheToolsInAMergedSystemMessageAndRewritesCallsAndResultsAsText()

@@ -6,12 +6,12 @@ namespace ModelManager.IntegrationTests.Tools;
 /// <summary>The tool-format fixtures: conversations.json as <see cref="ChatMessage"/>s and tools, the chat templates and the reference renderings.</summary>
 internal static class ToolFixtures
 {
-    /// <summary>The reference renderings' templates, with the family each must be detected as.</summary>
-    public static readonly (string Template, string Family)[] Templates =
+    /// <summary>The reference renderings' templates, with the family each must be detected as and the SHA-256 of the file the references came from.</summary>
+    public static readonly (string Template, string Family, string Sha256)[] Templates =
     [
-        ("Qwen-Qwen2.5-7B-Instruct", "hermes"),
-        ("meta-llama-Llama-3.2-3B-Instruct", "llama3"),
-        ("mistralai-Mistral-Nemo-Instruct-2407", "mistral"),
+        ("Qwen-Qwen2.5-7B-Instruct", "hermes", "cd8e9439f0570856fd70470bf8889ebd8b5d1107207f67a5efb46e342330527f"),
+        ("meta-llama-Llama-3.2-3B-Instruct", "llama3", "5816fce10444e03c2e9ee1ef8a4a1ea61ae7e69e438613f3b17b69d0426223a4"),
+        ("mistralai-Mistral-Nemo-Instruct-2407", "mistral", "e4676cb56dffea7782fd3e2b577cfaf1e123537e6ef49b3ec7caa6c095c62272"),
     ];
 
     /// <summary>The fixtures folder in the test output.</summary>

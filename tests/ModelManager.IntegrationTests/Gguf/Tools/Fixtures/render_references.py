@@ -8,6 +8,18 @@ with ensure_ascii=False, and strftime_now; add_generation_prompt=True; tools as
 {"type": "function", "function": {name, description, parameters}} (or None when a conversation
 offers none). strftime_now is fixed to the date in conversations.json ("01 Dec 2026").
 A template that raises writes "!error: <message>" instead of a rendering.
+
+The templates are third-party template code and are not committed (see .gitignore); put them here
+under these names to run this script and the C# ToolCallFormatRenderTests (which skip locally, and
+fail under CI, without them):
+  meta-llama-Llama-3.2-3B-Instruct.jinja       llama.cpp models/templates/ (ggerganov/llama.cpp 7b5e0803)
+  mistralai-Mistral-Nemo-Instruct-2407.jinja   llama.cpp models/templates/ (ggerganov/llama.cpp 7b5e0803)
+  Qwen-Qwen2.5-7B-Instruct.jinja               chat_template of Qwen/Qwen2.5-7B-Instruct's tokenizer_config.json
+                                               (the file llama.cpp keeps under the same name, models/templates/)
+sha256 of the files these references were rendered from (ToolFixtures.Templates checks them):
+  5816fce10444e03c2e9ee1ef8a4a1ea61ae7e69e438613f3b17b69d0426223a4  meta-llama-Llama-3.2-3B-Instruct.jinja
+  e4676cb56dffea7782fd3e2b577cfaf1e123537e6ef49b3ec7caa6c095c62272  mistralai-Mistral-Nemo-Instruct-2407.jinja
+  cd8e9439f0570856fd70470bf8889ebd8b5d1107207f67a5efb46e342330527f  Qwen-Qwen2.5-7B-Instruct.jinja
 Usage: python3 render_references.py   (needs jinja2; tested with 3.1.6)
 """
 import json
