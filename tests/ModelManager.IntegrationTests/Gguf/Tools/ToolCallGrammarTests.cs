@@ -94,6 +94,32 @@ public sealed partial class ToolCallGrammarTests(ITestOutputHelper output)
     [SharedModelFact("stories260K/stories260K.gguf")]
     public Task Stories260K_GenericParallelGrammarWithOneTool_GivesOnlyValidGetWeatherCalls() => AssertGeneratesOneValidCall("generic", single: false);
 
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task Stories260K_TwoToolsOneRecursive_LlamaCppAcceptsTheComposedGrammarAndTheCallIsValidForItsTool()
+    {
+        var schemas = new Dictionary<string, JsonElement>
+        {
+            ["get_weather"] = JsonDocument.Parse(WeatherSchema).RootElement.Clone(),
+            ["tree"] = JsonDocument.Parse(TreeSchema).RootElement.Clone(),
+        };
+        var format = Format("hermes");
+        string gbnf = format.CallGrammar([.. schemas.Select(s => Declaration(s.Key, s.Value.GetRawText()))], single: true);
+        output.WriteLine(gbnf);
+        AssertEveryRuleIsDefined(gbnf);
+        using var weights = LLamaWeights.LoadFromFile(new ModelParams(SharedModels.Stories260K) { GpuLayerCount = 0 });
+        for (uint seed = 0; seed <= 3; seed++)
+        {
+            var (text, pieces) = await GenerateAsync(weights, gbnf, seed);
+            output.WriteLine($"seed {seed}, {pieces} pieces: {text}");
+            Assert.True(pieces < MaxTokens, $"seed {seed}: the grammar did not complete within {MaxTokens} tokens: {text}");
+            var parsed = format.Parse(text);
+            Assert.Equal("", parsed.Text);
+            var call = Assert.Single(parsed.Calls);
+            var schema = schemas[call.Name];
+            SchemaCheck.Validate(schema, schema, JsonSerializer.SerializeToElement(call.Arguments, AIJsonUtilities.DefaultOptions), "$");
+        }
+    }
+
     private async Task AssertGeneratesOneValidCall(string family, bool single)
     {
         var format = Format(family);
