@@ -11,12 +11,13 @@ internal static class ToolCallGrammar
     public const int MaxCalls = 8;
 
     /// <summary>The grammar: <paramref name="listOpen"/>, calls each wrapped in <paramref name="open"/> and <paramref name="close"/> and separated by <paramref name="separator"/>, <paramref name="listClose"/>.</summary>
-    /// <remarks>A call is written exactly as the templates render one, <c>{"name": "N", "key": ARGS}</c> (the arguments' own layout is free), with <paramref name="callSuffix"/> (a GBNF expression, e.g. an optional id) before its closing brace.</remarks>
     /// <exception cref="ArgumentException">No tools, a tool without a name, two tools of the same name, or a malformed parameters schema (named).</exception>
     /// <exception cref="NotSupportedException">A tool's parameters schema cannot be enforced (the message names the tool and the JSON path), or the grammar exceeds a cap.</exception>
     public static string Build(IReadOnlyList<AIFunctionDeclaration> tools, string argumentsKey, bool single, string open, string close, string separator,
         string listOpen = "", string listClose = "", string callSuffix = "")
     {
+        // A call is written exactly as the templates render one in the history, {"name": "N", "key": ARGS}, so the model
+        // sees one shape; only the arguments' own layout is free. callSuffix (GBNF, e.g. an optional id) goes before the closing brace.
         ArgumentNullException.ThrowIfNull(tools);
         if (tools.Count == 0)
         {

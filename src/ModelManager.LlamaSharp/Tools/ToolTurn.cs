@@ -85,7 +85,7 @@ internal sealed record ToolTurn(string Role, string Text, IReadOnlyList<Function
             writer.WriteString("name", tool.Name);
             writer.WriteString("description", tool.Description ?? "");
             writer.WritePropertyName("parameters");
-            Parameters(tool).WriteTo(writer);
+            (tool.JsonSchema.ValueKind == JsonValueKind.Object ? tool.JsonSchema : NoParameters).WriteTo(writer);
             writer.WriteEndObject();
             if (wrapped)
             {
@@ -97,7 +97,7 @@ internal sealed record ToolTurn(string Role, string Text, IReadOnlyList<Function
         return document.RootElement.Clone();
     }
 
-    /// <summary>The tool's parameters schema; a tool without one takes no arguments.</summary>
+    /// <summary>The tool's parameters schema for its grammar; a tool without one (or with <c>{}</c>) takes no arguments.</summary>
     public static JsonElement Parameters(AIFunctionDeclaration tool) =>
-        tool.JsonSchema.ValueKind == JsonValueKind.Object ? tool.JsonSchema : NoParameters;
+        tool.JsonSchema.ValueKind == JsonValueKind.Object && tool.JsonSchema.EnumerateObject().Any() ? tool.JsonSchema : NoParameters;
 }

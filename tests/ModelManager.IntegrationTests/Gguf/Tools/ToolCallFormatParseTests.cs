@@ -129,6 +129,28 @@ public sealed class ToolCallFormatParseTests
     }
 
     [Fact]
+    public void Parse_DeeplyNestedOrBrokenJson_StaysTextInEveryFormat()
+    {
+        string deep = new string('[', 5_000) + new string(']', 5_000);
+        string[] outputs =
+        [
+            "<tool_call>" + deep + "</tool_call>",
+            "[TOOL_CALLS]" + deep,
+            "{\"name\": \"x\", \"parameters\": " + new string('{', 200) + "}",
+            "<tool_call>{\"name\": \"x\", \"arguments\": {\"a\": \"\ud800\"}}</tool_call>"[..^13] + "\u0000",
+        ];
+        foreach (var format in new[] { Hermes, Llama3, Mistral, Generic })
+        {
+            foreach (string output in outputs)
+            {
+                var parsed = format.Parse(output);
+                Assert.Empty(parsed.Calls);
+                Assert.Equal(output.Trim(), parsed.Text);
+            }
+        }
+    }
+
+    [Fact]
     public void Parse_Generic_ReadsTheSyntaxItsInstructionsTeach()
     {
         var parsed = Generic.Parse("ok\n<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"timezone\": \"UTC\"}}\n</tool_call>");
