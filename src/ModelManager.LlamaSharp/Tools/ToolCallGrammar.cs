@@ -79,7 +79,8 @@ internal static class ToolCallGrammar
                 $"The tools need a grammar of {ruleCount} rules, over the cap of {JsonSchemaGrammar.MaxRules} rules (JsonSchemaGrammar.MaxRules)."));
         }
 
-        return GbnfCheck.EnsureComplete(gbnf);
+        GbnfCheck.ThrowIfInvalid(gbnf, JsonSchemaGrammar.RootRule, "the tool calls");
+        return gbnf;
     }
 
     private static string Literal(string text) => text.Length == 0 ? "" : JsonSchemaGrammar.Literal(text);
