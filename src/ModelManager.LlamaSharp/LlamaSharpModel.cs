@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using LLama;
 using LLama.Common;
@@ -7,15 +8,35 @@ using Microsoft.Extensions.Logging;
 
 namespace ModelManager;
 
-/// <summary>One loaded GGUF model: shared weights, one batched context, a chat template.</summary>
+/// <summary>One loaded GGUF model: shared weights, one batched context, a chat template and its tool-call format.</summary>
 /// <remarks>Thread-safe: requests go through <see cref="BatchedGenerator"/>, whose single loop owns the context.</remarks>
-internal sealed class LlamaSharpModel(string name, LLamaWeights weights, BatchedGenerator generator, string? chatTemplate, long memoryBytes) : IModelInstance
+internal sealed class LlamaSharpModel : IModelInstance
 {
-    private readonly ConstraintCache _constraints = new(name);
-
+    private static readonly string[] PlainStops = ["\nUser:", "\nSystem:"];
     private static int _live;
 
-    public long MemoryBytes { get; } = memoryBytes;
+    private readonly string _name;
+    private readonly LLamaWeights _weights;
+    private readonly BatchedGenerator _generator;
+    private readonly string? _chatTemplate;
+    private readonly ConstraintCache _constraints;
+
+    private LlamaSharpModel(string name, LLamaWeights weights, BatchedGenerator generator, string? chatTemplate, long memoryBytes)
+    {
+        _name = name;
+        _weights = weights;
+        _generator = generator;
+        _chatTemplate = chatTemplate;
+        MemoryBytes = memoryBytes;
+        _constraints = new ConstraintCache(name);
+        var vocab = weights.Vocab;
+        ToolFormat = ToolCallFormat.Detect(chatTemplate, vocab.LLamaTokenToString(vocab.BOS, true) ?? "", vocab.LLamaTokenToString(vocab.EOS, true) ?? "");
+    }
+
+    public long MemoryBytes { get; }
+
+    /// <summary>How this model's chat template renders tools and tool calls (the generic format when it has none).</summary>
+    internal ToolCallFormat ToolFormat { get; }
 
     /// <summary>Models loaded and not yet disposed in this process; tests check that shutdown releases every native handle.</summary>
     internal static int LiveCount => Volatile.Read(ref _live);
@@ -33,7 +54,7 @@ internal sealed class LlamaSharpModel(string name, LLamaWeights weights, Batched
     /// <summary>The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c>; valid only while a lease pins the model.</summary>
     public object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceKey is not null || serviceType is null ? null
-        : serviceType == typeof(LLamaWeights) ? weights
+        : serviceType == typeof(LLamaWeights) ? _weights
         : serviceType.IsInstanceOfType(this) ? this
         : null;
 
@@ -41,21 +62,109 @@ internal sealed class LlamaSharpModel(string name, LLamaWeights weights, Batched
     {
         if (options.OffersTools)
         {
-            throw new NotSupportedException($"Model '{name}': tools can be offered in a chat only (ChatAsync, or an IChatClient), not to a raw prompt.");
+            throw new NotSupportedException($"Model '{_name}': tools can be offered in a chat only (ChatAsync, or an IChatClient), not to a raw prompt.");
         }
 
-        return generator.GenerateAsync(Tokenize(prompt), options, _constraints.ForResponse(options.ResponseFormat), cancellationToken);
+        return _generator.GenerateAsync(Tokenize(prompt), options, _constraints.ForResponse(options.ResponseFormat), cancellationToken);
     }
 
+    /// <remarks>
+    /// Without tools or tool turns the conversation is rendered by the chat template (llama.cpp's), or the plain format. With
+    /// them, <see cref="ToolFormat"/> renders it as the template would; a required call is then constrained from the first
+    /// token, an optional one from the moment the model writes the format's trigger (a lazy grammar), and the call text is
+    /// parsed into <see cref="FunctionCallContent"/> updates at the end.
+    /// </remarks>
     public IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken)
     {
-        if (options.OffersTools)
+        ArgumentNullException.ThrowIfNull(messages);
+        var tools = options.OffersTools ? Functions(options) : [];
+        if (tools.Count == 0 && !HasToolTurns(messages))
         {
-            throw new NotSupportedException($"Model '{name}': tool calls are not wired into the gguf backend yet.");
+            return _generator.GenerateAsync(Tokenize(RenderPlain(messages)), WithPlainStops(options), _constraints.ForResponse(options.ResponseFormat), cancellationToken);
         }
 
-        var constraint = _constraints.ForResponse(options.ResponseFormat);
-        if (chatTemplate is null)
+        var prompt = ToolFormat.Render(messages, tools, RenderPlain);
+        if (tools.Count == 0)
+        {
+            return _generator.GenerateAsync(Tokenize(prompt), WithPlainStops(options), _constraints.ForResponse(options.ResponseFormat), cancellationToken);
+        }
+
+        var required = options.ToolMode is RequiredChatToolMode;
+        if (!required && options.ResponseFormat is ChatResponseFormatJson)
+        {
+            throw new NotSupportedException(
+                $"Model '{_name}' cannot constrain one answer to both a JSON response format and optional tool calls; require a tool call (ChatToolMode.RequireAny) or leave the tools out of this call.");
+        }
+
+        var offered = options.ToolMode is RequiredChatToolMode { RequiredFunctionName: { } only } ? tools.Where(t => t.Name == only).ToList() : tools;
+        // One call unless more are allowed: a request naming one function wants that call, unless it allows several explicitly.
+        var single = options.AllowMultipleToolCalls == false || options.ToolMode is RequiredChatToolMode { RequiredFunctionName: not null } && options.AllowMultipleToolCalls != true;
+        var constraint = _constraints.ForTools(ToolFormat, offered, single, lazy: !required);
+        return WithToolCallsAsync(_generator.GenerateAsync(Tokenize(prompt), WithPlainStops(options), constraint, cancellationToken), required, cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _generator.DisposeAsync().ConfigureAwait(false);
+        _weights.Dispose();
+        Interlocked.Decrement(ref _live);
+    }
+
+    /// <summary>Streams text until a call begins, holds the call text, and ends with the calls parsed from it and <see cref="GenerationFinishReason.ToolCalls"/>.</summary>
+    private async IAsyncEnumerable<GenerationUpdate> WithToolCallsAsync(IAsyncEnumerable<GenerationUpdate> generation, bool required, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var filter = new ToolOutputFilter(ToolFormat.Trigger, required);
+        GenerationOutcome? outcome = null;
+        await foreach (var update in generation.WithCancellation(cancellationToken).ConfigureAwait(false))
+        {
+            if (update.Outcome is { } o)
+            {
+                outcome = o;
+                continue;
+            }
+
+            var emit = filter.Push(update.Text);
+            if (emit.Length > 0)
+            {
+                yield return emit;
+            }
+        }
+
+        var (text, call) = filter.Flush();
+        if (text.Length > 0)
+        {
+            yield return text;
+        }
+
+        if (call.Length > 0)
+        {
+            var parsed = ToolFormat.Parse(call);
+            if (parsed.Text.Length > 0)
+            {
+                yield return parsed.Text;
+            }
+
+            foreach (var c in parsed.Calls)
+            {
+                yield return new GenerationUpdate(c);
+            }
+
+            if (parsed.Calls.Count > 0 && outcome is { IsTruncated: false })
+            {
+                outcome = outcome with { FinishReason = GenerationFinishReason.ToolCalls };
+            }
+        }
+
+        if (outcome is not null)
+        {
+            yield return outcome;
+        }
+    }
+
+    /// <summary>The conversation as the model's chat template (llama.cpp's implementation) or the plain format writes it, text only.</summary>
+    private string RenderPlain(IReadOnlyList<ChatMessage> messages)
+    {
+        if (_chatTemplate is null)
         {
             var plain = new StringBuilder();
             foreach (var m in messages)
@@ -63,34 +172,54 @@ internal sealed class LlamaSharpModel(string name, LLamaWeights weights, Batched
                 plain.Append(Capitalize(m.Role.Value)).Append(": ").Append(m.Text).Append('\n');
             }
 
-            plain.Append("Assistant:");
-
-            // The role stops end the reply where the model starts the next turn; the outcome then says StopSequence.
-            var stops = new List<string>(options.StopSequences ?? []) { "\nUser:", "\nSystem:" };
-            return generator.GenerateAsync(Tokenize(plain.ToString()), options with { StopSequences = stops }, constraint, cancellationToken);
+            return plain.Append("Assistant:").ToString();
         }
 
-        var template = new LLamaTemplate(chatTemplate) { AddAssistant = true };
+        var template = new LLamaTemplate(_chatTemplate) { AddAssistant = true };
         foreach (var m in messages)
         {
             template.Add(m.Role.Value, m.Text);
         }
 
-        var text = Encoding.UTF8.GetString(template.Apply());
-        return generator.GenerateAsync(Tokenize(text), options, constraint, cancellationToken);
+        return Encoding.UTF8.GetString(template.Apply());
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>For a model without a template, the role stops end the reply where the model starts the next turn (the outcome then says StopSequence).</summary>
+    private GenerationOptions WithPlainStops(GenerationOptions options) =>
+        _chatTemplate is null ? options with { StopSequences = [.. options.StopSequences ?? [], .. PlainStops] } : options;
+
+    private List<AIFunctionDeclaration> Functions(GenerationOptions options)
     {
-        await generator.DisposeAsync().ConfigureAwait(false);
-        weights.Dispose();
-        Interlocked.Decrement(ref _live);
+        var functions = new List<AIFunctionDeclaration>();
+        foreach (var tool in options.Tools!)
+        {
+            functions.Add(tool as AIFunctionDeclaration
+                ?? throw new NotSupportedException($"Model '{_name}' can call functions only; tool '{tool.Name}' is a {tool.GetType().Name}."));
+        }
+
+        return functions;
+    }
+
+    private static bool HasToolTurns(IReadOnlyList<ChatMessage> messages)
+    {
+        foreach (var m in messages)
+        {
+            foreach (var content in m.Contents)
+            {
+                if (content is FunctionCallContent or FunctionResultContent)
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
     }
 
     private LLamaToken[] Tokenize(string text)
     {
-        var vocab = weights.Vocab;
-        var tokens = weights.Tokenize(text, add_bos: vocab.ShouldAddBOS, special: true, Encoding.UTF8);
+        var vocab = _weights.Vocab;
+        var tokens = _weights.Tokenize(text, add_bos: vocab.ShouldAddBOS, special: true, Encoding.UTF8);
         if (tokens.Length >= 2 && vocab.BOS is { } bos && tokens[0] == bos && tokens[1] == bos)
         {
             tokens = tokens[1..]; // the chat template already wrote BOS

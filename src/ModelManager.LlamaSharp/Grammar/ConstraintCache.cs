@@ -14,6 +14,7 @@ internal sealed class ConstraintCache(string modelName)
     private static readonly OutputConstraint AnyObject = OutputConstraint.Create(JsonSchemaGrammar.AnyObject, null, "any JSON object");
 
     private readonly ConcurrentDictionary<string, OutputConstraint> _schemas = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, OutputConstraint> _tools = new(StringComparer.Ordinal);
 
     /// <summary>The constraint for <paramref name="format"/>: none for text, any object for JSON, the schema's grammar for a schema.</summary>
     /// <exception cref="NotSupportedException">The schema uses a feature no grammar can enforce; the message names the model, the schema and the JSON path.</exception>
@@ -63,6 +64,48 @@ internal sealed class ConstraintCache(string modelName)
         }
 
         _schemas[key] = constraint;
+        return constraint;
+    }
+
+    /// <summary>The constraint for calls to <paramref name="tools"/> in <paramref name="format"/>: from the first token, or (<paramref name="lazy"/>) from the format's trigger on.</summary>
+    /// <exception cref="NotSupportedException">A tool's parameters schema cannot be enforced; the message names the model, the tool and the JSON path.</exception>
+    /// <exception cref="ArgumentException">A tool's parameters schema is malformed, or two tools share a name; the message names the model.</exception>
+    public OutputConstraint ForTools(ToolCallFormat format, IReadOnlyList<AIFunctionDeclaration> tools, bool single, bool lazy)
+    {
+        var key = new System.Text.StringBuilder().Append(format.Name).Append(single ? "|1|" : "|n|").Append(lazy ? "lazy" : "now");
+        foreach (var tool in tools)
+        {
+            key.Append('\n').Append(tool.Name).Append('\n').Append(tool.JsonSchema.GetRawText());
+        }
+
+        var text = key.ToString();
+        if (_tools.TryGetValue(text, out var cached))
+        {
+            return cached;
+        }
+
+        string gbnf;
+        try
+        {
+            gbnf = lazy ? format.TriggeredGrammar(tools, single) : format.CallGrammar(tools, single);
+        }
+        catch (NotSupportedException e)
+        {
+            throw new NotSupportedException($"Model '{modelName}': {e.Message}", e);
+        }
+        catch (ArgumentException e)
+        {
+            throw new ArgumentException($"Model '{modelName}': {e.Message}", nameof(tools), e);
+        }
+
+        var names = string.Join(", ", tools.Select(t => t.Name));
+        var constraint = OutputConstraint.Create(gbnf, lazy ? format.Trigger : null, $"calls to {names} (model '{modelName}')");
+        if (_tools.Count >= Capacity)
+        {
+            _tools.Clear();
+        }
+
+        _tools[text] = constraint;
         return constraint;
     }
 }

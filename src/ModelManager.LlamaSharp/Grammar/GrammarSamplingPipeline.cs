@@ -111,7 +111,7 @@ internal sealed class GrammarSamplingPipeline : BaseSamplingPipeline
         if (_constraint.Trigger is { } trigger)
         {
             // llama.cpp matches the pattern against the whole output so far; the grammar starts at the first group.
-            chain.AddLazyGrammar(context.ModelHandle, _constraint.Gbnf, JsonSchemaGrammar.RootRule, [LazyPattern(trigger)], []);
+            LazyGrammarNative.Add(chain, context.ModelHandle, _constraint.Gbnf, JsonSchemaGrammar.RootRule, LazyPattern(trigger));
         }
         else
         {

@@ -26,20 +26,15 @@ internal sealed class ModelManagerConfigurationSource(string? filePath, IConfigu
         configure?.Invoke(options);
     }
 
-    /// <summary>A token that fires when the source changes: the file is saved, or the configuration section reloads.</summary>
-    public IChangeToken Watch(IConfiguration? appConfiguration)
+    /// <summary>A token that fires when the source changes: the file is saved (watched through <paramref name="files"/>), or the configuration section reloads.</summary>
+    /// <remarks><paramref name="files"/> returns null once the watcher is disposed; nothing is watched then.</remarks>
+    public IChangeToken Watch(IConfiguration? appConfiguration, Func<string, PhysicalFileProvider?> files)
     {
         if (filePath is not null)
         {
             var full = Path.GetFullPath(filePath);
             var directory = Path.GetDirectoryName(full)!;
-            if (!Directory.Exists(directory))
-            {
-                return NullChangeToken.Singleton;
-            }
-
-            _files ??= new PhysicalFileProvider(directory);
-            return _files.Watch(Path.GetFileName(full));
+            return Directory.Exists(directory) && files(directory) is { } provider ? provider.Watch(Path.GetFileName(full)) : NullChangeToken.Singleton;
         }
 
         if (section is not null)
@@ -51,16 +46,39 @@ internal sealed class ModelManagerConfigurationSource(string? filePath, IConfigu
             ? appConfiguration.GetSection("ModelManager").GetReloadToken()
             : NullChangeToken.Singleton;
     }
-
-    private PhysicalFileProvider? _files;
 }
 
 /// <summary>Tells <see cref="IOptionsMonitor{TOptions}"/> when the manager's configuration source changed.</summary>
-internal sealed class ModelManagerChangeTokenSource(ModelManagerConfigurationSource source, IConfiguration? appConfiguration = null) : IOptionsChangeTokenSource<ModelManagerOptions>
+/// <remarks>Owns the file watcher (an inotify instance on Linux, a limited resource); the container disposes it with the manager.</remarks>
+internal sealed class ModelManagerChangeTokenSource(ModelManagerConfigurationSource source, IConfiguration? appConfiguration = null)
+    : IOptionsChangeTokenSource<ModelManagerOptions>, IDisposable
 {
+    private readonly Lock _lock = new();
+    private PhysicalFileProvider? _files;
+    private bool _disposed;
+
     public string Name => Options.DefaultName;
 
-    public IChangeToken GetChangeToken() => source.Watch(appConfiguration);
+    public IChangeToken GetChangeToken() => source.Watch(appConfiguration, Files);
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _disposed = true;
+            _files?.Dispose();
+            _files = null;
+        }
+    }
+
+    private PhysicalFileProvider? Files(string directory)
+    {
+        lock (_lock)
+        {
+            // After disposal (a change that fired during shutdown re-registers), watch nothing rather than throw on a watcher thread.
+            return _disposed ? null : _files ??= new PhysicalFileProvider(directory);
+        }
+    }
 }
 
 /// <summary>Applies the registered <see cref="ModelManagerConfigurationSource"/> to the options.</summary>

@@ -111,7 +111,7 @@ public sealed class StructuredOutputTests(ITestOutputHelper output)
     {
         await using var m = Stories();
         var chat = m.Model.AsChatClient();
-        using var pattern = JsonDocument.Parse("""{"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]{3}$"}},"required":["code"]}""");
+        using var pattern = JsonDocument.Parse("""{"type":"object","properties":{"code":{"type":"string","pattern":"^(?!ABC)[A-Z]{3}$"}},"required":["code"]}""");
         using var malformed = JsonDocument.Parse("""{"type":"object","properties":{"a":{"$ref":"#/$defs/Missing"}}}""");
 
         var unsupported = await Assert.ThrowsAsync<NotSupportedException>(() =>

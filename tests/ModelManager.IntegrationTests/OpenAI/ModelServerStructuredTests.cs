@@ -68,12 +68,58 @@ public sealed class ModelServerStructuredTests
     {
         await using var server = await ModelServerHost.StartAsync(Config);
         var client = new ChatClient("stories", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = server.V1 });
-        var pattern = """{"type":"object","properties":{"code":{"type":"string","pattern":"^[A-Z]+$"}}}""";
+        var pattern = """{"type":"object","properties":{"code":{"type":"string","pattern":"^(?=[A-Z])"}}}""";
 
         var error = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")],
             new ChatCompletionOptions { ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("code", BinaryData.FromString(pattern)) }));
 
         Assert.Equal(400, error.Status);
         Assert.Contains("$.properties.code", error.Message, StringComparison.Ordinal);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task Tools_Sdk_GetsToolCalls_WholeAndStreamed_AndTheResultRoundTrips()
+    {
+        await using var server = await ModelServerHost.StartAsync(Config);
+        var client = new ChatClient("stories", new ApiKeyCredential("unused"), new OpenAIClientOptions { Endpoint = server.V1 });
+        const string Parameters = """{"type":"object","properties":{"city":{"type":"string","maxLength":30},"unit":{"enum":["celsius","fahrenheit"]}},"required":["city","unit"]}""";
+        using var schema = JsonDocument.Parse(Parameters);
+        var options = new ChatCompletionOptions
+        {
+            Tools = { ChatTool.CreateFunctionTool("get_weather", "Gets the weather in a city", BinaryData.FromString(Parameters)), ChatTool.CreateFunctionTool("get_time", "Gets the time") },
+            ToolChoice = ChatToolChoice.CreateFunctionChoice("get_weather"),
+        };
+        List<global::OpenAI.Chat.ChatMessage> conversation = [new UserChatMessage("What is the weather in Paris?")];
+
+        var whole = (await client.CompleteChatAsync(conversation, options)).Value;
+        var streamed = new List<StreamingChatCompletionUpdate>();
+        await foreach (var update in client.CompleteChatStreamingAsync(conversation, options))
+        {
+            streamed.Add(update);
+        }
+
+        Assert.Equal(SdkFinishReason.ToolCalls, whole.FinishReason);
+        var call = Assert.Single(whole.ToolCalls);
+        Assert.Equal("get_weather", call.FunctionName);
+        Assert.False(string.IsNullOrEmpty(call.Id));
+        using (var arguments = JsonDocument.Parse(call.FunctionArguments.ToString()))
+        {
+            SchemaCheck.Validate(schema.RootElement, schema.RootElement, arguments.RootElement, "$");
+        }
+
+        Assert.Equal(SdkFinishReason.ToolCalls, streamed.Single(u => u.FinishReason is not null).FinishReason);
+        var pieces = streamed.SelectMany(u => u.ToolCallUpdates).ToList();
+        Assert.Equal("get_weather", Assert.Single(pieces, p => p.FunctionName is not null).FunctionName);
+        using (var arguments = JsonDocument.Parse(string.Concat(pieces.Select(p => p.FunctionArgumentsUpdate?.ToString()))))
+        {
+            SchemaCheck.Validate(schema.RootElement, schema.RootElement, arguments.RootElement, "$");
+        }
+
+        // The result goes back as the SDK sends it; the model answers in text.
+        conversation.Add(new AssistantChatMessage(whole.ToolCalls));
+        conversation.Add(new ToolChatMessage(call.Id, "sunny, 21 degrees"));
+        var answer = (await client.CompleteChatAsync(conversation, new ChatCompletionOptions { Tools = { options.Tools[0] }, MaxOutputTokenCount = 30 })).Value;
+        Assert.NotEqual(SdkFinishReason.ToolCalls, answer.FinishReason);
+        Assert.False(string.IsNullOrWhiteSpace(answer.Content[0].Text));
     }
 }

@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+
 namespace ModelManager.Tests;
 
 public sealed class HotReloadTests
@@ -129,5 +131,20 @@ public sealed class HotReloadTests
         var result = await reloaded.Task.WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(["b"], result.Added);
         Assert.Equal(FakeModelInstance.Expected("b", "hi", 16), await manager.GetModel("b").GenerateAsync("hi"));
+    }
+
+    [Fact]
+    public async Task DisposingTheContainer_ReleasesTheFileWatcher()
+    {
+        // Linux allows 128 inotify instances per user by default; a watcher that outlives its manager exhausts them.
+        var path = ServiceCollectionTests.WriteConfig(Config(100, Fake("a", 1)));
+        for (var i = 0; i < 200; i++)
+        {
+            var services = new ServiceCollection();
+            services.AddModelManager(path).AddFakeBackend();
+            await using var sp = services.BuildServiceProvider();
+            var monitor = sp.GetRequiredService<IOptionsMonitor<ModelManagerOptions>>();
+            Assert.Single(monitor.CurrentValue.Models); // reading the options starts the watch
+        }
     }
 }
