@@ -37,7 +37,7 @@ public sealed class ComparisonRunnerTests
                          "generation/stories260K/handle", "generation/stories260K/chat",
                          "generation/synthetic-8MB/handle", "generation/synthetic-8MB/chat",
                          "generation/tiny-random-gpt2-fp32/onnx-handle", "generation/tiny-random-gpt2-fp32/onnx-new-thread",
-                         "structured/stories260K/json-schema", "structured/synthetic-8MB/json-schema",
+                         "structured/stories260K/json-schema", "structured/synthetic-8MB/json-schema", "structured/synthetic-8MB-vocab32k/json-schema",
                          "concurrency/synthetic-8MB/2-agents", "concurrency/synthetic-8MB/4-agents", "concurrency/synthetic-8MB/8-agents",
                          "concurrency/synthetic-8MB/threads-" + Environment.ProcessorCount + "/8-agents",
                          "swap/synthetic-8MB/reload-vs-direct-load", "swap/synthetic-8MB/reload-vs-first-load", "swap/synthetic-8MB/evict-and-reload-vs-direct-load", "sharing/synthetic-8MB/8-agents", "sharing/synthetic-8MB/vs-ideal",
