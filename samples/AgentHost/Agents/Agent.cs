@@ -29,7 +29,32 @@ public abstract class Agent(string name, string job, IChatClient chat)
             [new ChatMessage(ChatRole.User, task)],
             new ChatOptions { MaxOutputTokens = maxTokens, Temperature = 0 },
             cancellationToken);
-        return new AgentResult(Name, response.ModelId ?? ConfiguredModel ?? "?", response.Text, watch.Elapsed,
-            response.Usage?.InputTokenCount, response.Usage?.OutputTokenCount, response.FinishReason == ChatFinishReason.Length);
+        return Result(response, response.Text, watch.Elapsed);
     }
+
+    /// <summary>Asks for a typed answer: structured output, the JSON schema of <typeparamref name="T"/> enforced while decoding.</summary>
+    public async Task<(T? Value, AgentResult Result)> AskForAsync<T>(string task, CancellationToken cancellationToken)
+    {
+        var watch = Stopwatch.StartNew();
+        var response = await chat.GetResponseAsync<T>([new ChatMessage(ChatRole.User, task)], new ChatOptions { Temperature = 0 }, cancellationToken: cancellationToken);
+        return (response.TryGetResult(out var value) ? value : default, Result(response, response.Text, watch.Elapsed));
+    }
+
+    /// <summary>Answers with a tool: the model must call <paramref name="tool"/>, the function runs (<c>UseFunctionInvocation</c>), then the model answers in text.</summary>
+    /// <remarks>No <c>MaxOutputTokens</c>: the call ends when it is complete, and the text answer gets the model's configured <c>max_tokens</c>.</remarks>
+    public async Task<(ChatResponse Response, AgentResult Result)> AskWithToolAsync(string task, AIFunction tool, CancellationToken cancellationToken)
+    {
+        // Not disposed: disposing a pipeline disposes the client under it, which the container owns.
+        var withTools = new FunctionInvokingChatClient(chat);
+        var watch = Stopwatch.StartNew();
+        var response = await withTools.GetResponseAsync(
+            [new ChatMessage(ChatRole.User, task)],
+            new ChatOptions { Tools = [tool], ToolMode = ChatToolMode.RequireSpecific(tool.Name), Temperature = 0 },
+            cancellationToken);
+        return (response, Result(response, response.Messages[^1].Text, watch.Elapsed));
+    }
+
+    private AgentResult Result(ChatResponse response, string text, TimeSpan elapsed) =>
+        new(Name, response.ModelId ?? ConfiguredModel ?? "?", text, elapsed,
+            response.Usage?.InputTokenCount, response.Usage?.OutputTokenCount, response.FinishReason == ChatFinishReason.Length);
 }

@@ -24,6 +24,7 @@ public sealed class DemoScenario(
         await FallBackAsync(cancellationToken);
         await EvictForCapacityAsync(cancellationToken);
         await UnloadWhenIdleAsync(cancellationToken);
+        await AnswerInShapeAsync(cancellationToken);
         return ShowFinalState();
     }
 
@@ -129,9 +130,42 @@ public sealed class DemoScenario(
             idle is not null && idleFor.TotalSeconds >= plan.IdleSeconds);
     }
 
+    /// <summary>What the agent writes down about a model, as JSON the chat client must produce.</summary>
+    public sealed record ModelNote(string Name, int Priority, bool Loaded, string[] Tags);
+
+    private async Task AnswerInShapeAsync(CancellationToken cancellationToken)
+    {
+        console.Section($"5. Structured output and a tool call: {expert.Name} on {plan.SharedModel}");
+        if (plan.Backend == "fake")
+        {
+            console.Note("the fake backend cannot enforce a JSON schema or call tools; run with the gguf backend to see this step");
+            return;
+        }
+
+        var (note, typed) = await expert.AskForAsync<ModelNote>("Write a note about the model you run on.", cancellationToken);
+        console.AgentResult(typed);
+        var parsed = note is null ? "it did not" : $"name of {note.Name.Length} characters, {note.Tags.Length} tag(s)";
+        Check($"GetResponseAsync<ModelNote>() returned JSON that parses into a ModelNote ({parsed})", note is not null);
+
+        var asked = 0;
+        var memoryTool = AIFunctionFactory.Create(() =>
+        {
+            asked++;
+            var usage = manager.GetMemoryUsage();
+            return $"{AgentConsole.FormatMb(usage.TotalBytes)} of {AgentConsole.FormatMb(usage.LimitBytes)} in use by {string.Join(", ", usage.Models.Keys)}";
+        }, "get_memory_usage", "Tells how much memory the loaded models use");
+        var (response, answered) = await expert.AskWithToolAsync("How much memory is in use?", memoryTool, cancellationToken);
+        var call = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>().FirstOrDefault();
+        var result = response.Messages.SelectMany(m => m.Contents).OfType<FunctionResultContent>().FirstOrDefault();
+        console.MarkupLine($"  tool call: {AgentConsole.Esc(call?.Name ?? "(none)")} ({AgentConsole.Esc(call?.CallId ?? "-")}) -> '{AgentConsole.Esc(result?.Result?.ToString() ?? "-")}'");
+        console.AgentResult(answered);
+        Check($"the model called get_memory_usage ({asked} time(s)), the function's result went back, and the answer is text",
+            asked == 1 && call?.CallId == result?.CallId && !string.IsNullOrWhiteSpace(answered.Text));
+    }
+
     private int ShowFinalState()
     {
-        console.Section("5. Final state");
+        console.Section("6. Final state");
         console.StatsTable(manager.GetModelStats());
         console.MemoryTable(manager.GetMemoryUsage());
 

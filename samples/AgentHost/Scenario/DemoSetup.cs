@@ -62,7 +62,8 @@ public static class DemoSetup
             sources[reviewer] = $"{Path.GetFileName(reviewerPath)} (synthetic, in the cache)";
             sources[broken] = "reviewer-q4.gguf beside the config (corrupt: bad magic)";
 
-            sharedJson = Gguf(shared, sharedPath, priority: 1, idle: 0, parallel: 2);
+            // The shared model also answers with a tool, whose description takes a few hundred tokens of its context.
+            sharedJson = Gguf(shared, sharedPath, priority: 1, idle: 0, parallel: 2, context: 1024);
             coderJson = Gguf(coder, coderPath, priority: 2, idle: idleSeconds, parallel: 1);
             brokenJson = Gguf(broken, "reviewer-q4.gguf", priority: 3, idle: 0, parallel: 1);
             reviewerJson = Gguf(reviewer, reviewerPath, priority: 5, idle: 0, parallel: 1);
@@ -124,12 +125,12 @@ public static class DemoSetup
         return path;
     }
 
-    private static JsonObject Gguf(string name, string path, int priority, double idle, int parallel) => new()
+    private static JsonObject Gguf(string name, string path, int priority, double idle, int parallel, int context = 256) => new()
     {
         ["name"] = name,
         ["type"] = "gguf",
         ["path"] = path,
-        ["context_length"] = 256,
+        ["context_length"] = context,
         ["parallel"] = parallel,
         ["memory_priority"] = priority,
         ["max_idle_time"] = idle,

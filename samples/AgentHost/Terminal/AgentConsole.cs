@@ -304,7 +304,8 @@ public sealed class AgentConsole
         return $"{e.GetType().Name}: {(message.Length > 120 ? message[..117] + "..." : message)}";
     }
 
-    private static string Esc(string text) => Markup.Escape(text);
+    /// <summary>Text escaped for Spectre markup.</summary>
+    public static string Esc(string text) => Markup.Escape(text);
 
     /// <summary>A full-width rule on a terminal; a fixed-width ASCII line in a log, which has no width.</summary>
     private void WriteRule(string markup, string text, string color, char plain)

@@ -11,6 +11,9 @@ namespace ModelServer.Api;
 internal sealed class ChatCompletionsEndpoint()
     : CompletionEndpoint<List<ChatMessage>>("ModelServer.ChatCompletions", "chatcmpl-", "chat.completion", "chat.completion.chunk")
 {
+    // Arguments are sent as compact JSON text, as OpenAI sends them.
+    private static readonly JsonSerializerOptions CompactArguments = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
+
     protected override List<ChatMessage> ReadInput(JsonElement body) => ReadMessages(body);
 
     protected override GenerationOptions ReadChatOptions(JsonElement body, GenerationOptions options) => options with
@@ -91,7 +94,7 @@ internal sealed class ChatCompletionsEndpoint()
         json["function"] = new JsonObject
         {
             ["name"] = call.Name,
-            ["arguments"] = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), AIJsonUtilities.DefaultOptions),
+            ["arguments"] = JsonSerializer.Serialize(call.Arguments ?? new Dictionary<string, object?>(), CompactArguments),
         };
         return json;
     }

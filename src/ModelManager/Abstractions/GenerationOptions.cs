@@ -7,6 +7,10 @@ namespace ModelManager;
 public sealed record GenerationOptions
 {
     /// <summary>Most tokens to generate (config <c>max_tokens</c>). Default: <see cref="GenerationDefaults.MaxTokens"/>.</summary>
+    /// <remarks>
+    /// A call that constrains its whole output (a JSON <see cref="ResponseFormat"/>, or a required tool call) ends when the value is
+    /// complete: the configured <c>max_tokens</c> does not cut it, only this call's own value or the context does.
+    /// </remarks>
     public int? MaxTokens { get; set; }
 
     /// <summary>Sampling temperature (config <c>temperature</c>); 0 means greedy. Default: the backend's.</summary>
@@ -45,6 +49,9 @@ public sealed record GenerationOptions
 
     /// <summary>True when tools are offered to the model: there are some, and <see cref="ToolMode"/> is not <see cref="ChatToolMode.None"/>.</summary>
     public bool OffersTools => Tools is { Count: > 0 } && ToolMode is not NoneChatToolMode;
+
+    /// <summary>True when the whole output is one constrained value: a JSON response format, or a required call to an offered tool.</summary>
+    internal bool ConstrainsWholeOutput => ResponseFormat is ChatResponseFormatJson || OffersTools && ToolMode is RequiredChatToolMode;
 
     /// <summary>True when decoding must be greedy: <see cref="DoSample"/> is false, or the temperature is 0.</summary>
     public bool IsGreedy => DoSample == false || Temperature is <= 0;

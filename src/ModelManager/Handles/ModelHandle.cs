@@ -104,6 +104,11 @@ internal sealed class ModelHandle : ILanguageModel
                 var yielded = false;
                 var defaults = lease.Entry.Descriptor.Parameters;
                 var effective = options is null ? defaults : options.WithDefaults(defaults);
+                if (options is { MaxTokens: null, ConstrainsWholeOutput: true })
+                {
+                    effective = effective with { MaxTokens = null }; // the value's end, not the configured max_tokens, ends the output
+                }
+
                 using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.CallToken) : null;
                 var token = linked?.Token ?? lease.CallToken;
                 var stream = messages is null

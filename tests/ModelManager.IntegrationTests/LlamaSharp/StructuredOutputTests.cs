@@ -94,6 +94,29 @@ public sealed class StructuredOutputTests(ITestOutputHelper output)
     }
 
     [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task TheConfiguredMaxTokens_DoesNotCutAConstrainedValue_ARequiredCallNeither()
+    {
+        await using var m = GgufManagers.CreateStories(
+            $$"""{ "name": "stories", "type": "gguf", "path": {{JsonSerializer.Serialize(SharedModels.Stories260K)}}, "context_length": 2048, "parallel": 2, "parameters": { "max_tokens": 8 } }""");
+        var chat = m.Model.AsChatClient();
+        var tool = AIFunctionFactory.Create((string city) => city, "get_weather");
+
+        var json = await chat.GetResponseAsync("Write a letter.", new ChatOptions { ResponseFormat = ChatResponseFormat.ForJsonSchema<Toy>(), Temperature = 0 });
+        var call = await chat.GetResponseAsync("Weather?", new ChatOptions { Tools = [tool], ToolMode = ChatToolMode.RequireAny, Temperature = 0 });
+        var text = await chat.GetResponseAsync("Write a letter.", new ChatOptions { Temperature = 0 });
+
+        Assert.Equal(ChatFinishReason.Stop, json.FinishReason);
+        Assert.True(json.Usage!.OutputTokenCount > 8);
+        Assert.NotNull(JsonSerializer.Deserialize<Toy>(json.Text, AIJsonUtilities.DefaultOptions));
+        Assert.Equal(ChatFinishReason.ToolCalls, call.FinishReason);
+        var calls = call.Messages.SelectMany(x => x.Contents).OfType<FunctionCallContent>().ToList();
+        Assert.NotEmpty(calls); // RequireAny allows parallel calls; greedy stories260K repeats its call
+        Assert.All(calls, c => Assert.Equal("get_weather", c.Name));
+        Assert.Equal(ChatFinishReason.Length, text.FinishReason); // plain text keeps the configured limit
+        Assert.Equal(8, text.Usage!.OutputTokenCount);
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task RawPrompt_WithASchema_IsConstrainedToo()
     {
         await using var m = Stories();
