@@ -20,6 +20,7 @@ internal sealed class LlamaSharpModel : IModelInstance
     private readonly BatchedGenerator _generator;
     private readonly string? _chatTemplate;
     private readonly ConstraintCache _constraints;
+    private readonly int _maxTokenBytes;
 
     private LlamaSharpModel(string name, LLamaWeights weights, BatchedGenerator generator, string? chatTemplate, long memoryBytes)
     {
@@ -29,6 +30,7 @@ internal sealed class LlamaSharpModel : IModelInstance
         _chatTemplate = chatTemplate;
         MemoryBytes = memoryBytes;
         _constraints = new ConstraintCache(name);
+        _maxTokenBytes = LongestToken(weights);
         var vocab = weights.Vocab;
         ToolFormat = ToolCallFormat.Detect(chatTemplate, vocab.LLamaTokenToString(vocab.BOS, true) ?? "", vocab.LLamaTokenToString(vocab.EOS, true) ?? "");
     }
@@ -216,8 +218,17 @@ internal sealed class LlamaSharpModel : IModelInstance
         return false;
     }
 
+    /// <exception cref="ArgumentException">The text cannot fit the context even if every token were the vocabulary's longest; rejected before tokenizing, so a huge prompt costs no memory.</exception>
     private LLamaToken[] Tokenize(string text)
     {
+        var bytes = Encoding.UTF8.GetByteCount(text);
+        if (bytes > (long)_generator.ContextPerSequence * _maxTokenBytes)
+        {
+            throw new ArgumentException(
+                $"The prompt for model '{_name}' is {bytes} bytes: more than {_generator.ContextPerSequence} tokens (context_length), even at the vocabulary's longest token of {_maxTokenBytes} bytes; shorten the prompt or raise context_length.",
+                nameof(text));
+        }
+
         var vocab = _weights.Vocab;
         var tokens = _weights.Tokenize(text, add_bos: vocab.ShouldAddBOS, special: true, Encoding.UTF8);
         if (tokens.Length >= 2 && vocab.BOS is { } bos && tokens[0] == bos && tokens[1] == bos)
@@ -226,6 +237,21 @@ internal sealed class LlamaSharpModel : IModelInstance
         }
 
         return tokens;
+    }
+
+    /// <summary>The UTF-8 length of the vocabulary's longest token (special tokens included): no prompt has fewer tokens than its bytes over this.</summary>
+    private static int LongestToken(LLamaWeights weights)
+    {
+        Span<byte> piece = stackalloc byte[1024];
+        var longest = 1;
+        var count = weights.Vocab.Count;
+        for (var t = 0; t < count; t++)
+        {
+            var length = (int)weights.NativeHandle.TokenToSpan((LLamaToken)t, piece, special: true);
+            longest = Math.Max(longest, length);
+        }
+
+        return longest;
     }
 
     private static string Capitalize(string role) => role.Length == 0 ? role : char.ToUpperInvariant(role[0]) + role[1..];

@@ -17,9 +17,21 @@ internal sealed partial class OnnxGenAIModel
         }
     }
 
+    /// <summary>The most UTF-8 bytes one token is assumed to stand for, to reject a prompt by its size before tokenizing it (256).</summary>
+    internal const int MaxBytesPerToken = 256;
+
     /// <summary>Tokenizes <paramref name="text"/> with the model's tokenizer.</summary>
+    /// <exception cref="ArgumentException">The text is so long that it cannot fit the context even at <see cref="MaxBytesPerToken"/> bytes per token; rejected before tokenizing, so a huge prompt costs no memory.</exception>
     internal int[] Encode(string text)
     {
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
+        if (bytes > (long)_settings.ContextLength * MaxBytesPerToken)
+        {
+            throw new ArgumentException(
+                $"The prompt for model '{_model.Name}' is {bytes} bytes, more than {_settings.ContextLength} tokens (context_length) can hold at {MaxBytesPerToken} bytes per token; shorten the prompt or raise context_length.",
+                nameof(text));
+        }
+
         Enter();
         try
         {

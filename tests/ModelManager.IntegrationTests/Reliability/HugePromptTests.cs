@@ -1,0 +1,41 @@
+using System.Diagnostics;
+
+using Microsoft.Extensions.AI;
+
+namespace ModelManager.IntegrationTests;
+
+/// <summary>A prompt far beyond the context is rejected by its size, before the tokenizer sees it, so it costs no more memory than a small one.</summary>
+public sealed class HugePromptTests
+{
+    private static readonly string Huge = new('a', 25 * 1024 * 1024);
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task Gguf_A25MBPrompt_IsRejectedBeforeTokenizing_AndTheModelStillServes()
+    {
+        await using var m = GgufManagers.CreateStories();
+        var watch = Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => m.Model.GenerateAsync(Huge));
+        var chat = await Assert.ThrowsAsync<ArgumentException>(() => m.Model.AsChatClient().GetResponseAsync(Huge));
+        var overContext = await Assert.ThrowsAsync<ArgumentException>(() => m.Model.GenerateAsync(string.Concat(Enumerable.Repeat("a ", 300))));
+        var after = await m.Model.GenerateResultAsync("Once upon a time");
+
+        Assert.Contains("bytes", error.Message, StringComparison.Ordinal); // measured, not tokenized
+        Assert.Contains("model 'stories'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("bytes", chat.Message, StringComparison.Ordinal);
+        Assert.Contains("tokens but", overContext.Message, StringComparison.Ordinal); // within the byte bound: tokenized, then refused
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"took {watch.Elapsed.TotalSeconds:F1} s");
+        Assert.True(after.Outcome.GeneratedTokens > 0);
+    }
+
+    [SharedModelFact("tiny-random-gpt2-fp32/genai_config.json")]
+    public async Task Onnx_A25MBPrompt_IsRejectedBeforeTokenizing()
+    {
+        await using var m = OnnxManagers.CreateTiny();
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => m.Model.GenerateAsync(Huge));
+
+        Assert.Contains("bytes", error.Message, StringComparison.Ordinal);
+        Assert.Contains("model 'tiny'", error.Message, StringComparison.Ordinal);
+    }
+}
