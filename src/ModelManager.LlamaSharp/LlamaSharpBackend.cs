@@ -125,9 +125,17 @@ internal sealed class LlamaSharpBackend : IModelBackend
             throw new ModelFormatException("", $"model '{model.Name}' has no path", modelName: model.Name);
         }
 
-        if (!File.Exists(model.Path))
+        // Before anything opens it: a FIFO would block the open, a device would never end.
+        var kind = GuardedFile.GetKind(model.Path);
+        if (kind == FileKind.Missing)
         {
             throw new ModelFormatException(model.Path, $"file not found (model '{model.Name}')", modelName: model.Name);
+        }
+
+        if (kind != FileKind.Regular)
+        {
+            throw new ModelFormatException(model.Path, $"is {GuardedFile.Describe(kind)}, not a regular file (model '{model.Name}')", modelName: model.Name,
+                innerException: new UnreadableFileException(model.Path, kind, $"{model.Path}: is {GuardedFile.Describe(kind)}"));
         }
 
         try

@@ -14,6 +14,12 @@ internal sealed class OnnxModelFolder
     /// <summary>The file ONNX Runtime GenAI reads first.</summary>
     public const string ConfigFileName = "genai_config.json";
 
+    /// <summary>The largest genai_config.json read (4 MB).</summary>
+    public const long MaxConfigBytes = 4L << 20;
+
+    /// <summary>The largest tokenizer file accepted (512 MB; real ones are tens of MB).</summary>
+    public const long MaxTokenizerBytes = 512L << 20;
+
     /// <summary>The command that turns a Hugging Face checkpoint into a model folder, for error messages.</summary>
     public const string ConvertCommand = "python -m onnxruntime_genai.models.builder -m <hf-id-or-folder> -o <out> -p int4 -e cpu";
 
@@ -137,7 +143,7 @@ internal sealed class OnnxModelFolder
         {
             var onnxPath = Path.GetFullPath(Path.Combine(directory, fileName));
             CheckFile(onnxPath, $"is named by {jsonPath} in {ConfigFileName}", modelName);
-            var size = new FileInfo(onnxPath).Length;
+            var size = GuardedFile.Stat(onnxPath).Length; // of the file a link points to, not of the link
             if (size == 0)
             {
                 throw Error(onnxPath, $"is empty (0 bytes); it is named by {jsonPath} in {ConfigFileName}", modelName);
@@ -156,14 +162,14 @@ internal sealed class OnnxModelFolder
                 CheckFile(dataPath, $"holds external data of {Path.GetFileName(onnxPath)}", modelName);
                 if (!files.Exists(x => x.Path == dataPath))
                 {
-                    files.Add(new OnnxFile(dataPath, new FileInfo(dataPath).Length));
+                    files.Add(new OnnxFile(dataPath, GuardedFile.Stat(dataPath).Length));
                 }
             }
         }
 
         foreach (var tokenizerFile in TokenizerFiles)
         {
-            CheckFile(Path.Combine(directory, tokenizerFile), "is needed by the tokenizer (the model builder copies it from the Hugging Face checkpoint)", modelName);
+            CheckFile(Path.Combine(directory, tokenizerFile), "is needed by the tokenizer (the model builder copies it from the Hugging Face checkpoint)", modelName, MaxTokenizerBytes);
         }
 
         return new OnnxModelFolder(directory, modelType!, context, vocab, layers, heads, headSize, eos, files, kvBytes > 0 ? kvBytes : 4);
@@ -235,13 +241,17 @@ internal sealed class OnnxModelFolder
     {
         try
         {
-            using var stream = File.OpenRead(configPath);
-            return JsonDocument.Parse(stream, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
+            var bytes = GuardedFile.ReadAllBytes(configPath, MaxConfigBytes, $"the {ConfigFileName} of model '{modelName}'");
+            return JsonDocument.Parse(bytes, new JsonDocumentOptions { AllowTrailingCommas = true, CommentHandling = JsonCommentHandling.Skip });
         }
         catch (JsonException e)
         {
             var at = e.LineNumber is { } line ? string.Create(CultureInfo.InvariantCulture, $" at line {line + 1}, column {(e.BytePositionInLine ?? 0) + 1}") : "";
             throw Error(configPath, $"is not valid JSON{at}: {e.Message}", modelName, inner: e);
+        }
+        catch (UnreadableFileException e)
+        {
+            throw Error(configPath, e.Message.StartsWith(configPath + ": ", StringComparison.Ordinal) ? e.Message[(configPath.Length + 2)..].TrimEnd('.') : e.Message, modelName, inner: e);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -249,16 +259,22 @@ internal sealed class OnnxModelFolder
         }
     }
 
-    private static void CheckFile(string path, string why, string modelName)
+    private static void CheckFile(string path, string why, string modelName, long maxBytes = long.MaxValue)
     {
-        if (System.IO.Directory.Exists(path))
+        var (kind, length) = GuardedFile.Stat(path);
+        switch (kind)
         {
-            throw Error(path, $"is a directory, not a file; it {why}", modelName);
+            case FileKind.Directory:
+                throw Error(path, $"is a directory, not a file; it {why}", modelName);
+            case FileKind.Missing:
+                throw Error(path, $"not found; it {why}", modelName);
+            case not FileKind.Regular:
+                throw Error(path, $"is {GuardedFile.Describe(kind)}, not a regular file; it {why}", modelName);
         }
 
-        if (!File.Exists(path))
+        if (length > maxBytes)
         {
-            throw Error(path, $"not found; it {why}", modelName);
+            throw Error(path, string.Create(CultureInfo.InvariantCulture, $"is {length:N0} bytes, over the cap of {maxBytes:N0} bytes; it {why}"), modelName);
         }
 
         try

@@ -64,6 +64,7 @@ internal static partial class GgufReader
     internal static GgufModelInfo Read(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        GuardedFile.EnsureReadable(path, long.MaxValue, "a GGUF model");
         using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.RandomAccess);
         return Read(stream, path);
     }

@@ -6,6 +6,9 @@ namespace ModelManager;
 /// <summary>Reads <c>config.json</c> into <see cref="ModelManagerOptions"/>, reporting malformed JSON with line and column.</summary>
 internal static class ModelConfigurationLoader
 {
+    /// <summary>The largest configuration file read (16 MB): far above any real config, far below what would hurt.</summary>
+    internal const long MaxConfigBytes = 16L << 20;
+
     private static readonly JsonDocumentOptions JsonOptions = new()
     {
         CommentHandling = JsonCommentHandling.Skip,
@@ -18,18 +21,27 @@ internal static class ModelConfigurationLoader
         var full = Path.GetFullPath(path);
         options.Source = full;
         options.BaseDirectory ??= Path.GetDirectoryName(full);
-        if (!File.Exists(full))
+        var kind = GuardedFile.GetKind(full);
+        if (kind != FileKind.Regular)
         {
-            options.BindErrors.Add(Directory.Exists(full)
-                ? $"{full}: is a folder; expected the path of a config.json file"
-                : $"{full}: configuration file not found");
+            options.BindErrors.Add(kind switch
+            {
+                FileKind.Directory => $"{full}: is a folder; expected the path of a config.json file",
+                FileKind.Missing => $"{full}: configuration file not found",
+                _ => $"{full}: is {GuardedFile.Describe(kind)}, not a regular file; expected the path of a config.json file",
+            });
             return;
         }
 
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(full);
+            bytes = GuardedFile.ReadAllBytes(full, MaxConfigBytes, "a configuration file");
+        }
+        catch (UnreadableFileException e)
+        {
+            options.BindErrors.Add(e.Message);
+            return;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
