@@ -67,7 +67,20 @@ public static class ModelServerApp
         app.MapGet("/v1/status", StatusEndpoint.Get);
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthEndpoint.WriteAsync });
         app.MapFallback("/v1/{**path}", (HttpContext context) =>
-            ApiError.Result(StatusCodes.Status404NotFound, $"Unknown request URL: {context.Request.Method} {context.Request.Path}.", code: "unknown_url"));
+        {
+            // A known URL asked with the wrong method is 405 with the methods it takes, as HTTP says; anything else is unknown.
+            var path = context.Request.Path.Value ?? "";
+            var allowed = path is "/v1/chat/completions" or "/v1/completions" ? "POST"
+                : path is "/v1/models" or "/v1/status" || path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "GET"
+                : null;
+            if (allowed is not null)
+            {
+                context.Response.Headers.Allow = allowed;
+                return ApiError.Result(StatusCodes.Status405MethodNotAllowed, $"{context.Request.Method} is not allowed on {path}; use {allowed}.", code: "method_not_allowed");
+            }
+
+            return ApiError.Result(StatusCodes.Status404NotFound, $"Unknown request URL: {context.Request.Method} {context.Request.Path}.", code: "unknown_url");
+        });
         return app;
     }
 

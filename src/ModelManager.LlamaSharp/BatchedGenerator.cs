@@ -79,9 +79,8 @@ internal sealed class BatchedGenerator : IAsyncDisposable
 
         if (prompt.Length >= ContextPerSequence)
         {
-            throw new ArgumentException(
-                $"The prompt has {prompt.Length} tokens but model '{_modelName}' has a context of {ContextPerSequence} tokens per request (context_length); shorten the prompt or raise context_length.",
-                nameof(prompt));
+            throw new ContextLengthExceededException(_modelName, ContextPerSequence, prompt.Length,
+                $"The prompt has {prompt.Length} tokens but model '{_modelName}' has a context of {ContextPerSequence} tokens per request (context_length); shorten the prompt or raise context_length.");
         }
 
         var room = ContextPerSequence - prompt.Length;

@@ -224,9 +224,8 @@ internal sealed class LlamaSharpModel : IModelInstance
         var bytes = Encoding.UTF8.GetByteCount(text);
         if (bytes > (long)_generator.ContextPerSequence * _maxTokenBytes)
         {
-            throw new ArgumentException(
-                $"The prompt for model '{_name}' is {bytes} bytes: more than {_generator.ContextPerSequence} tokens (context_length), even at the vocabulary's longest token of {_maxTokenBytes} bytes; shorten the prompt or raise context_length.",
-                nameof(text));
+            throw new ContextLengthExceededException(_name, _generator.ContextPerSequence, null,
+                $"The prompt for model '{_name}' is {bytes} bytes: more than {_generator.ContextPerSequence} tokens (context_length), even at the vocabulary's longest token of {_maxTokenBytes} bytes; shorten the prompt or raise context_length.");
         }
 
         var vocab = _weights.Vocab;

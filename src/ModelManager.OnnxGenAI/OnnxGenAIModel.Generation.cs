@@ -27,9 +27,8 @@ internal sealed partial class OnnxGenAIModel
         var bytes = System.Text.Encoding.UTF8.GetByteCount(text);
         if (bytes > (long)_settings.ContextLength * MaxBytesPerToken)
         {
-            throw new ArgumentException(
-                $"The prompt for model '{_model.Name}' is {bytes} bytes, more than {_settings.ContextLength} tokens (context_length) can hold at {MaxBytesPerToken} bytes per token; shorten the prompt or raise context_length.",
-                nameof(text));
+            throw new ContextLengthExceededException(_model.Name, _settings.ContextLength, null,
+                $"The prompt for model '{_model.Name}' is {bytes} bytes, more than {_settings.ContextLength} tokens (context_length) can hold at {MaxBytesPerToken} bytes per token; shorten the prompt or raise context_length.");
         }
 
         Enter();
@@ -153,10 +152,9 @@ internal sealed partial class OnnxGenAIModel
         var context = _settings.ContextLength;
         if (prompt.Length + 1 > context)
         {
-            throw new ArgumentException(
+            throw new ContextLengthExceededException(_model.Name, context, prompt.Length,
                 $"The prompt has {prompt.Length} tokens but model '{_model.Name}' has a context of {context} tokens per request (context_length), " +
-                "which must also hold at least one generated token; shorten the prompt or raise context_length.",
-                nameof(prompt));
+                "which must also hold at least one generated token; shorten the prompt or raise context_length.");
         }
 
         var maxTokens = options.MaxTokens ?? _settings.DefaultMaxTokens;

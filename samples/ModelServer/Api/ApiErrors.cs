@@ -25,6 +25,9 @@ internal static class ApiErrors
                 return Upstream(endpoint);
             case ModelLoadException load when Causes(load).OfType<ModelEndpointException>().FirstOrDefault() is { } endpoint:
                 return Upstream(endpoint, load.Message);
+            case ModelLoadException load when Causes(load).OfType<ModelMemoryException>().Any() && Causes(load).OfType<ModelMemoryException>().All(m => m.CanNeverFit):
+                // Permanent: the model (and every fallback) needs more than the whole budget, so a retry cannot help.
+                return (StatusCodes.Status507InsufficientStorage, $"The model can never fit in this server's memory budget: {load.Message}", null, "model_too_large", null);
             case ModelLoadException load when Causes(load).OfType<ModelLoadException>().All(e => e is ModelMemoryException || e.InnerException is AggregateException):
                 return (StatusCodes.Status503ServiceUnavailable, $"Not enough memory for the model right now: {load.Message}", null, "insufficient_memory", RetryAfterSeconds);
             case ModelLoadException load:

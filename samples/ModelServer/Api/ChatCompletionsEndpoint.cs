@@ -14,6 +14,8 @@ internal sealed class ChatCompletionsEndpoint()
     // Arguments are sent as compact JSON text, as OpenAI sends them.
     private static readonly JsonSerializerOptions CompactArguments = new(AIJsonUtilities.DefaultOptions) { WriteIndented = false };
 
+    protected override string InputParam => "messages";
+
     protected override List<ChatMessage> ReadInput(JsonElement body) => ReadMessages(body);
 
     protected override GenerationOptions ReadChatOptions(JsonElement body, GenerationOptions options) => options with

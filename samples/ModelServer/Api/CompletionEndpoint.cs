@@ -69,7 +69,7 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
             var callIndex = 0;
             await ServerSentEvents.StreamAsync(
                 context,
-                GenerateStreamingAsync(model, input, options, cancellationToken),
+                Translated(GenerateStreamingAsync(model, input, options, cancellationToken), cancellationToken),
                 OpeningChoice() is { } opening ? Envelope(chunkObject, name, opening) : null,
                 piece =>
                 {
@@ -87,6 +87,11 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
         try
         {
             result = await GenerateAsync(model, input, options, cancellationToken);
+        }
+        catch (ContextLengthExceededException e)
+        {
+            await ServerSentEvents.FailAsync(context, ContextError(e), logger);
+            return;
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -127,6 +132,35 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
 
     /// <summary>Reads what the model generates from (right after <c>model</c>, before the generation settings).</summary>
     protected abstract TInput ReadInput(JsonElement body);
+
+    /// <summary>The request field that holds what the model reads (<c>messages</c>, <c>prompt</c>), named in a context-length error.</summary>
+    protected abstract string InputParam { get; }
+
+    /// <summary>OpenAI's answer to a prompt that does not fit: 400 <c>context_length_exceeded</c> naming the input field.</summary>
+    private ApiException ContextError(ContextLengthExceededException e) =>
+        new(StatusCodes.Status400BadRequest, e.Message, InputParam, "context_length_exceeded");
+
+    /// <summary>The generation with its context-length error turned into OpenAI's, as the whole-response path does.</summary>
+    private async IAsyncEnumerable<Generation> Translated(IAsyncEnumerable<Generation> source, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await using var e = source.GetAsyncEnumerator(cancellationToken);
+        while (true)
+        {
+            try
+            {
+                if (!await e.MoveNextAsync())
+                {
+                    yield break;
+                }
+            }
+            catch (ContextLengthExceededException c)
+            {
+                throw ContextError(c);
+            }
+
+            yield return e.Current;
+        }
+    }
 
     /// <summary>Adds what only chat requests carry (response format, tools) to the common settings; none by default.</summary>
     protected virtual GenerationOptions ReadChatOptions(JsonElement body, GenerationOptions options) => options;

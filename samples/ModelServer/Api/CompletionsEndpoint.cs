@@ -8,6 +8,8 @@ namespace ModelServer.Api;
 internal sealed class CompletionsEndpoint()
     : CompletionEndpoint<string>("ModelServer.Completions", "cmpl-", "text_completion", "text_completion")
 {
+    protected override string InputParam => "prompt";
+
     protected override string ReadInput(JsonElement body) => ReadPrompt(body);
 
     protected override void RejectUnsupported(JsonElement body)

@@ -21,4 +21,7 @@ public sealed class ModelMemoryException(string modelName, long requestedBytes, 
 
     /// <summary>The models holding memory when the load gave up, as "name (MB, leases, priority)".</summary>
     public IReadOnlyList<string> Holders { get; } = holders;
+
+    /// <summary>True when the model needs more than the whole budget: no retry can succeed until the budget or the model changes.</summary>
+    public bool CanNeverFit => RequestedBytes > LimitBytes;
 }

@@ -118,7 +118,7 @@ public sealed class LlamaSharpBackendTests
     public async Task PromptLongerThanTheContext_IsRejectedInManagedCode_AndTheModelKeepsWorking()
     {
         await using var stories = GgufManagers.CreateStories();
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => stories.Model.GenerateAsync(string.Join(' ', Enumerable.Repeat("Once upon a time", 80))));
+        var e = await Assert.ThrowsAsync<ContextLengthExceededException>(() => stories.Model.GenerateAsync(string.Join(' ', Enumerable.Repeat("Once upon a time", 80))));
         Assert.Contains("model 'stories' has a context of 256 tokens", e.Message, StringComparison.Ordinal);
         Assert.StartsWith(GgufManagers.StoriesReference[Prompt.Length..][..20], await stories.Model.GenerateAsync(Prompt), StringComparison.Ordinal);
         Assert.Equal(0, stories.Manager.GetModelStats()["stories"].ActiveLeases);

@@ -85,7 +85,7 @@ public sealed class OnnxGenAIBackendTests
 
         var capped = await OnnxManagers.TokensAsync(model, OnnxManagers.PromptIds, new GenerationOptions { DoSample = false, MaxTokens = 100 });
         var longPrompt = Enumerable.Repeat(OnnxManagers.PromptIds, 4).SelectMany(x => x).ToArray();
-        var e = await Assert.ThrowsAsync<ArgumentException>(() => OnnxManagers.TokensAsync(model, longPrompt, Greedy));
+        var e = await Assert.ThrowsAsync<ContextLengthExceededException>(() => OnnxManagers.TokensAsync(model, longPrompt, Greedy));
 
         Assert.Equal(12, capped.Length); // max_length = min(4 + 100, 16)
         Assert.Equal(OnnxManagers.GreedyIds, capped[..10]);

@@ -228,6 +228,50 @@ public sealed class ModelServerTests
         }
     }
 
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task APromptOverTheContext_Gets400ContextLengthExceeded_NamingTheInputField_StreamedOrNot()
+    {
+        await using var server = await ModelServerHost.StartAsync($$"""{ "max_memory_mb": 512, "models": [ {{GgufManagers.Stories()}} ] }""");
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var longText = string.Join(' ', Enumerable.Repeat("Once upon a time", 80));
+        var huge = new string('a', 4 << 20);
+        foreach (var stream in new[] { false, true })
+        {
+            foreach (var text in new[] { longText, huge })
+            {
+                var chat = JsonSerializer.Serialize(new { model = "stories", messages = new[] { new { role = "user", content = text } }, stream });
+                var completion = JsonSerializer.Serialize(new { model = "stories", prompt = text, stream });
+                using var chatResponse = await http.PostAsync("v1/chat/completions", new StringContent(chat, Encoding.UTF8, "application/json"));
+                using var completionResponse = await http.PostAsync("v1/completions", new StringContent(completion, Encoding.UTF8, "application/json"));
+
+                Assert.Equal(HttpStatusCode.BadRequest, chatResponse.StatusCode);
+                Assert.Equal(HttpStatusCode.BadRequest, completionResponse.StatusCode);
+                var chatError = await AssertError(chatResponse, "invalid_request_error", code: "context_length_exceeded");
+                var completionError = await AssertError(completionResponse, "invalid_request_error", code: "context_length_exceeded");
+                Assert.Equal("messages", chatError.GetProperty("param").GetString());
+                Assert.Equal("prompt", completionError.GetProperty("param").GetString());
+                Assert.DoesNotContain("(Parameter", chatError.GetProperty("message").GetString(), StringComparison.Ordinal);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task AKnownUrlWithTheWrongMethod_Gets405_WithAllow()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        using var http = new HttpClient { BaseAddress = server.Address };
+
+        using var getChat = await http.GetAsync("v1/chat/completions");
+        using var postModels = await http.PostAsync("v1/models", new StringContent("{}", Encoding.UTF8, "application/json"));
+        using var unknown = await http.GetAsync("v1/nothing");
+
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, getChat.StatusCode);
+        Assert.Equal("POST", string.Join(",", getChat.Content.Headers.Allow));
+        await AssertError(getChat, "invalid_request_error", code: "method_not_allowed");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, postModels.StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, unknown.StatusCode);
+    }
+
     [Fact]
     public async Task UnknownModel_Gets404()
     {
@@ -247,20 +291,31 @@ public sealed class ModelServerTests
     }
 
     [Fact]
-    public async Task ModelThatCannotFit_Gets503_WithRetryAfter_StreamingOrNot()
+    public async Task ModelThatCanNeverFit_Gets507_WithoutRetryAfter_ButOneThatCannotFitNow_Gets503_WithRetryAfter()
     {
-        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        await using var server = await ModelServerHost.StartAsync($$"""
+            { "max_memory_mb": 512, "load_wait_timeout": 0, "models": [
+                {{RemoteManagers.Fake("huge", sizeMb: 4096)}},
+                { "name": "keep", "type": "fake", "memory_priority": 1, "parameters": { "size_mb": 300 } },
+                { "name": "later", "type": "fake", "memory_priority": 5, "parameters": { "size_mb": 300 } } ] }
+            """);
         using var http = new HttpClient { BaseAddress = server.Address };
+        await using var held = await server.Manager.AcquireAsync("keep"); // a more important model, in use, holds the memory
 
         foreach (var stream in new[] { false, true })
         {
-            var body = JsonSerializer.Serialize(new { model = "huge", messages = new[] { new { role = "user", content = "hi" } }, stream });
-            using var response = await http.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+            var never = JsonSerializer.Serialize(new { model = "huge", messages = new[] { new { role = "user", content = "hi" } }, stream });
+            using var tooLarge = await http.PostAsync("v1/chat/completions", new StringContent(never, Encoding.UTF8, "application/json"));
+            var now = JsonSerializer.Serialize(new { model = "later", messages = new[] { new { role = "user", content = "hi" } }, stream });
+            using var busy = await http.PostAsync("v1/chat/completions", new StringContent(now, Encoding.UTF8, "application/json"));
 
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-            Assert.Equal(TimeSpan.FromSeconds(5), response.Headers.RetryAfter?.Delta);
-            var error = await AssertError(response, "server_error", code: "insufficient_memory");
+            Assert.Equal(HttpStatusCode.InsufficientStorage, tooLarge.StatusCode);
+            Assert.Null(tooLarge.Headers.RetryAfter);
+            var error = await AssertError(tooLarge, "server_error", code: "model_too_large");
             Assert.Contains("huge", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, busy.StatusCode);
+            Assert.Equal(TimeSpan.FromSeconds(5), busy.Headers.RetryAfter?.Delta);
+            await AssertError(busy, "server_error", code: "insufficient_memory");
         }
 
         Assert.Equal(ModelState.Unloaded, server.Manager.GetModelStats()["huge"].State);

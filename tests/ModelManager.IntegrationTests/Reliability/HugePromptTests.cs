@@ -15,9 +15,9 @@ public sealed class HugePromptTests
         await using var m = GgufManagers.CreateStories();
         var watch = Stopwatch.StartNew();
 
-        var error = await Assert.ThrowsAsync<ArgumentException>(() => m.Model.GenerateAsync(Huge));
-        var chat = await Assert.ThrowsAsync<ArgumentException>(() => m.Model.AsChatClient().GetResponseAsync(Huge));
-        var overContext = await Assert.ThrowsAsync<ArgumentException>(() => m.Model.GenerateAsync(string.Concat(Enumerable.Repeat("a ", 300))));
+        var error = await Assert.ThrowsAsync<ContextLengthExceededException>(() => m.Model.GenerateAsync(Huge));
+        var chat = await Assert.ThrowsAsync<ContextLengthExceededException>(() => m.Model.AsChatClient().GetResponseAsync(Huge));
+        var overContext = await Assert.ThrowsAsync<ContextLengthExceededException>(() => m.Model.GenerateAsync(string.Concat(Enumerable.Repeat("a ", 300))));
         var after = await m.Model.GenerateResultAsync("Once upon a time");
 
         Assert.Contains("bytes", error.Message, StringComparison.Ordinal); // measured, not tokenized
@@ -33,7 +33,7 @@ public sealed class HugePromptTests
     {
         await using var m = OnnxManagers.CreateTiny();
 
-        var error = await Assert.ThrowsAsync<ArgumentException>(() => m.Model.GenerateAsync(Huge));
+        var error = await Assert.ThrowsAsync<ContextLengthExceededException>(() => m.Model.GenerateAsync(Huge));
 
         Assert.Contains("bytes", error.Message, StringComparison.Ordinal);
         Assert.Contains("model 'tiny'", error.Message, StringComparison.Ordinal);
