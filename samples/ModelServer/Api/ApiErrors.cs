@@ -17,6 +17,8 @@ internal static class ApiErrors
                 return (api.Status, api.Message, api.Param, api.Code, null);
             case ModelNotFoundException nf:
                 return (StatusCodes.Status404NotFound, $"The model '{nf.ModelName}' does not exist or you do not have access to it.", "model", "model_not_found", null);
+            case ModelBusyException busy:
+                return (StatusCodes.Status503ServiceUnavailable, busy.Message, null, "model_busy", Math.Max(1, (int)Math.Ceiling(busy.RetryAfter.TotalSeconds)));
             case ModelUnloadedException:
                 return (StatusCodes.Status503ServiceUnavailable, error.Message, null, "model_unloaded", RetryAfterSeconds);
             case ObjectDisposedException:

@@ -8,8 +8,10 @@ public sealed class ModelDescriptor
     internal ModelDescriptor(
         string name, string type, string? path, int? contextLength, GenerationOptions parameters,
         int memoryPriority, TimeSpan maxIdleTime, bool preload, IReadOnlyList<string> fallbacks,
-        IReadOnlyDictionary<string, string?> settings, string configPath)
+        IReadOnlyDictionary<string, string?> settings, string configPath, int maxQueue = DefaultMaxQueue, TimeSpan queueTimeout = default)
     {
+        MaxQueue = maxQueue;
+        QueueTimeout = queueTimeout;
         Name = name;
         Type = type;
         Path = path;
@@ -47,6 +49,15 @@ public sealed class ModelDescriptor
 
     /// <summary>Unload after this long unused; <see cref="TimeSpan.Zero"/> means never.</summary>
     public TimeSpan MaxIdleTime { get; }
+
+    /// <summary>The default of <c>max_queue</c> (512, as Ollama's request queue).</summary>
+    public const int DefaultMaxQueue = 512;
+
+    /// <summary>Calls the model may hold at once, running and waiting (<c>max_queue</c>); 0 = no limit.</summary>
+    public int MaxQueue { get; }
+
+    /// <summary>How long a call may wait for its first token (<c>queue_timeout</c>); <see cref="TimeSpan.Zero"/> = no limit.</summary>
+    public TimeSpan QueueTimeout { get; }
 
     /// <summary>Whether the host loads the model at start.</summary>
     public bool Preload { get; }

@@ -27,6 +27,12 @@ public sealed record ModelStats
     /// <summary>Leases held now.</summary>
     public int ActiveLeases { get; init; }
 
+    /// <summary>Generation calls the model holds now, running or waiting (bounded by <c>max_queue</c>).</summary>
+    public int ActiveCalls { get; init; }
+
+    /// <summary>Calls refused because the model was full (<c>max_queue</c>) or that waited past <c>queue_timeout</c>.</summary>
+    public long BusyCount { get; init; }
+
     /// <summary>Eviction priority, 1 (keep longest) to 5 (evict first).</summary>
     public int Priority { get; init; }
 

@@ -8,7 +8,7 @@ namespace ModelManager;
 internal static class ModelConfigurationBinder
 {
     internal static readonly string[] TopLevelKeys = ["max_memory_mb", "default_model", "load_wait_timeout", "load_timeout", "models", "agents"];
-    internal static readonly string[] ModelKeys = ["name", "type", "path", "context_length", "parameters", "memory_priority", "max_idle_time", "preload", "fallbacks"];
+    internal static readonly string[] ModelKeys = ["name", "type", "path", "context_length", "parameters", "memory_priority", "max_idle_time", "max_queue", "queue_timeout", "preload", "fallbacks"];
     internal static readonly string[] ParameterKeys = ["temperature", "max_tokens", "do_sample", "top_p", "top_k", "seed", "stop"];
     internal static readonly string[] AgentKeys = ["model", "fallbacks"];
 
@@ -61,6 +61,8 @@ internal static class ModelConfigurationBinder
                     case "context_length": model.ContextLength = ReadInt32(child, childPath, errors); break;
                     case "memory_priority": model.MemoryPriority = ReadInt32(child, childPath, errors) ?? model.MemoryPriority; break;
                     case "max_idle_time": model.MaxIdleTime = ReadDouble(child, childPath, errors) ?? model.MaxIdleTime; break;
+                    case "max_queue": model.MaxQueue = ReadInt32(child, childPath, errors) ?? model.MaxQueue; break;
+                    case "queue_timeout": model.QueueTimeout = ReadDouble(child, childPath, errors) ?? model.QueueTimeout; break;
                     case "preload": model.Preload = ReadBool(child, childPath, errors) ?? false; break;
                     case "fallbacks": model.Fallbacks = ReadStringList(child, childPath, errors); break;
                     case "parameters": BindParameters(child, childPath, model, errors); break;

@@ -108,6 +108,16 @@ internal static class ModelConfigurationValidator
                 errors.Add($"{path}.max_idle_time: must be 0 (never) or more seconds, got {m.MaxIdleTime.ToString(CultureInfo.InvariantCulture)}");
             }
 
+            if (m.MaxQueue < 0)
+            {
+                errors.Add($"{path}.max_queue: must be 0 (no limit) or more calls, got {m.MaxQueue}");
+            }
+
+            if (!double.IsFinite(m.QueueTimeout) || m.QueueTimeout < 0 || m.QueueTimeout > TimeSpan.MaxValue.TotalSeconds / 2)
+            {
+                errors.Add($"{path}.queue_timeout: must be 0 (no limit) or more seconds, got {m.QueueTimeout.ToString(CultureInfo.InvariantCulture)}");
+            }
+
             ValidateParameters(m.Parameters ?? new GenerationOptions(), $"{path}.parameters", errors);
 
             var fallbacks = m.Fallbacks ?? [];
@@ -123,7 +133,10 @@ internal static class ModelConfigurationValidator
                 preload: m.Preload,
                 fallbacks: fallbacks.ToArray(),
                 settings: new Dictionary<string, string?>(m.Settings ?? new Dictionary<string, string?>(), StringComparer.OrdinalIgnoreCase),
-                configPath: path);
+                configPath: path,
+                maxQueue: Math.Max(m.MaxQueue, 0),
+                queueTimeout: double.IsFinite(m.QueueTimeout) && m.QueueTimeout > 0 && m.QueueTimeout < TimeSpan.MaxValue.TotalSeconds / 2
+                    ? TimeSpan.FromSeconds(m.QueueTimeout) : TimeSpan.Zero);
             descriptors.Add(descriptor);
 
             if (backend is not null)

@@ -24,6 +24,12 @@ public sealed class ModelDefinition
     /// <summary><c>max_idle_time</c>: seconds unused before the model is unloaded; 0 = never. Default 0.</summary>
     public double MaxIdleTime { get; set; }
 
+    /// <summary><c>max_queue</c>: calls the model may hold at once (running and waiting); one more is refused with <see cref="ModelBusyException"/>; 0 = no limit. Default 512.</summary>
+    public int MaxQueue { get; set; } = ModelDescriptor.DefaultMaxQueue;
+
+    /// <summary><c>queue_timeout</c>: seconds a call may wait for its first token before it gives up with <see cref="ModelBusyException"/>; 0 = no limit. Default 0.</summary>
+    public double QueueTimeout { get; set; }
+
     /// <summary><c>preload</c>: load when the host starts. Default false.</summary>
     public bool Preload { get; set; }
 

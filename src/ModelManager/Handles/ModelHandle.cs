@@ -98,6 +98,14 @@ internal sealed class ModelHandle : ILanguageModel
         for (var attempt = 0; ; attempt++)
         {
             var lease = await _manager.AcquireChainAsync(Chain, cancellationToken).ConfigureAwait(false);
+            var descriptor = lease.Entry.Descriptor;
+            if (!lease.Entry.TryEnterCall(descriptor.MaxQueue, out var calls))
+            {
+                _manager.Release(lease.Entry);
+                throw new ModelBusyException(lease.Entry.Name, calls, descriptor.MaxQueue, BusyRetryAfter,
+                    $"Model '{lease.Entry.Name}' holds {calls} calls, its max_queue; retry later.");
+            }
+
             ModelUnavailableException? unavailable = null;
             try
             {
@@ -109,7 +117,11 @@ internal sealed class ModelHandle : ILanguageModel
                     effective = effective with { MaxTokens = null }; // the value's end, not the configured max_tokens, ends the output
                 }
 
-                using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.CallToken) : null;
+                // queue_timeout: the call gives up if its first update has not come in time; disarmed once it has.
+                using var queued = descriptor.QueueTimeout > TimeSpan.Zero ? new CancellationTokenSource(descriptor.QueueTimeout, Time) : null;
+                using var linked = cancellationToken.CanBeCanceled || queued is not null
+                    ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, lease.CallToken, queued?.Token ?? CancellationToken.None)
+                    : null;
                 var token = linked?.Token ?? lease.CallToken;
                 var stream = messages is null
                     ? lease.Instance.GenerateAsync(prompt!, effective, token)
@@ -132,10 +144,21 @@ internal sealed class ModelHandle : ILanguageModel
                     {
                         throw new ModelUnloadedException(lease.Entry.Name, $"Model '{lease.Entry.Name}' was unloaded while this call was running.", oce);
                     }
+                    catch (OperationCanceledException) when (queued?.IsCancellationRequested == true && !yielded && !cancellationToken.IsCancellationRequested)
+                    {
+                        lease.Entry.CountBusy();
+                        throw new ModelBusyException(lease.Entry.Name, lease.Entry.Calls, descriptor.MaxQueue, BusyRetryAfter,
+                            $"Model '{lease.Entry.Name}' did not start this call within its queue_timeout of {descriptor.QueueTimeout.TotalSeconds:0.###} s; retry later.");
+                    }
                     catch (ModelUnavailableException u) when (!yielded && attempt == 0 && u.ShouldFailOver && Chain.Length > 1)
                     {
                         unavailable = u;
                         break;
+                    }
+
+                    if (!yielded)
+                    {
+                        queued?.CancelAfter(Timeout.InfiniteTimeSpan);
                     }
 
                     yielded = true;
@@ -151,6 +174,7 @@ internal sealed class ModelHandle : ILanguageModel
             }
             finally
             {
+                lease.Entry.ExitCall();
                 _manager.Release(lease.Entry);
             }
 
@@ -162,6 +186,9 @@ internal sealed class ModelHandle : ILanguageModel
             await _manager.RetireUnavailableAsync(lease.Entry, unavailable).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The wait a busy model suggests before a retry (1 s).</summary>
+    internal static readonly TimeSpan BusyRetryAfter = TimeSpan.FromSeconds(1);
 
     public override string ToString() => _resolved is { } r && r.Chain[0].Name != Name
         ? $"ILanguageModel({Name} -> {r.Chain[0].Name})"

@@ -185,6 +185,8 @@ internal sealed partial class DefaultModelManager
         SameBackendSettings(a, b)
         && a.MemoryPriority == b.MemoryPriority
         && a.MaxIdleTime == b.MaxIdleTime
+        && a.MaxQueue == b.MaxQueue
+        && a.QueueTimeout == b.QueueTimeout
         && a.Preload == b.Preload
         && a.Fallbacks.SequenceEqual(b.Fallbacks)
         && a.Parameters.Equals(b.Parameters);

@@ -14,6 +14,8 @@ internal sealed class ModelEntry
     // Written under _gate; read lock-free by the warm path.
     private int _state;
     private int _leases;
+    private int _calls;
+    private long _busyCount;
     private long _lastAccess;
     private long _accessCount;
 
@@ -85,6 +87,34 @@ internal sealed class ModelEntry
 
     /// <summary>A reload removed the model.</summary>
     public void Retire() => _retired = true;
+
+    /// <summary>Generation calls the model holds now (running or waiting in its backend).</summary>
+    public int Calls => Volatile.Read(ref _calls);
+
+    /// <summary>Admits one generation call unless the model already holds <paramref name="maxQueue"/> (0 = no limit); lock-free.</summary>
+    public bool TryEnterCall(int maxQueue, out int calls)
+    {
+        while (true)
+        {
+            calls = Volatile.Read(ref _calls);
+            if (maxQueue > 0 && calls >= maxQueue)
+            {
+                Interlocked.Increment(ref _busyCount);
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _calls, calls + 1, calls) == calls)
+            {
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Ends a call <see cref="TryEnterCall"/> admitted.</summary>
+    public void ExitCall() => Interlocked.Decrement(ref _calls);
+
+    /// <summary>Counts a call that waited past <c>queue_timeout</c>.</summary>
+    public void CountBusy() => Interlocked.Increment(ref _busyCount);
 
     // ---- Warm path -------------------------------------------------------------------------------------------------
 
@@ -331,6 +361,8 @@ internal sealed class ModelEntry
             EstimatedBytes = Memory.Estimated,
             ActualBytes = Memory.Actual,
             ActiveLeases = Math.Max(0, Leases),
+            ActiveCalls = Math.Max(0, Calls),
+            BusyCount = Volatile.Read(ref _busyCount),
             Priority = Priority,
             LastAccessUtc = accesses == 0 && loads == 0 ? null : now - time.GetElapsedTime(LastAccessTimestamp),
             LoadCount = loads,
