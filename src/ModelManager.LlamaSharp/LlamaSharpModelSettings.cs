@@ -14,6 +14,9 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
     /// <summary>The highest <c>threads</c> accepted.</summary>
     public const int MaxThreads = 1024;
 
+    /// <summary>The most tokens of all sequences together (context_length × parallel) that one llama.cpp context can hold (2^31 - 1).</summary>
+    public const long MaxTotalContext = int.MaxValue;
+
     /// <summary>The default of <see cref="LlamaSharpOptions.DefaultContextLength"/>, and the estimate's context when a file declares none.</summary>
     public const int DefaultContextLength = 4096;
 
@@ -55,6 +58,12 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
         if (model.GetInt32("parallel") is < 1 or > MaxParallel)
         {
             context.AddError(model, "parallel", $"must be between 1 and {MaxParallel}");
+        }
+        else if (model.ContextLength is { } contextLength && (long)contextLength * (model.GetInt32("parallel") ?? DefaultParallel) > MaxTotalContext)
+        {
+            // llama.cpp's context size is a 32-bit count of tokens for all sequences together.
+            context.AddError($"{model.ConfigPath}.context_length",
+                $"{contextLength} tokens × parallel {model.GetInt32("parallel") ?? DefaultParallel} is more than the {MaxTotalContext} tokens one llama.cpp context can hold (model '{model.Name}')");
         }
 
         if (model.GetSetting("load_mode") is { } mode && !LoadModes.ContainsKey(mode) && !bool.TryParse(mode, out _))

@@ -234,13 +234,15 @@ internal sealed class OpenAIModelSettings
         }
     }
 
-    /// <summary>Parses a base URL; the problem text never repeats a URL that carries credentials.</summary>
+    /// <summary>Parses a base URL; the problem text never repeats a malformed URL, nor one that carries credentials.</summary>
     private static bool TryParseUrl(string text, out Uri uri, out string problem)
     {
         uri = null!;
         if (!Uri.TryCreate(text.Trim(), UriKind.Absolute, out var parsed) || (parsed.Scheme != Uri.UriSchemeHttp && parsed.Scheme != Uri.UriSchemeHttps))
         {
-            problem = $"'{(text.Contains('@', StringComparison.Ordinal) ? "(a URL with credentials)" : text)}' is not an absolute http:// or https:// URL";
+            // The value is not repeated: a malformed URL may be a key pasted in the wrong place, or hold one.
+            problem = string.Create(CultureInfo.InvariantCulture,
+                $"is not an absolute http:// or https:// URL (a value of {text.Length} characters, not repeated here, as it may hold a secret)");
             return false;
         }
 

@@ -37,6 +37,12 @@ internal static class ModelConfigurationValidator
             else
             {
                 limitBytes = mb * Mb;
+                var machine = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes; // physical memory, or the container's limit
+                if (machine > 0 && limitBytes > machine)
+                {
+                    warnings.Add($"max_memory_mb: {mb} MB is more than the {machine / Mb} MB this process can have (physical memory or its container's limit); " +
+                                 "the budget cannot keep loads from running the machine out of memory");
+                }
             }
         }
         else
@@ -167,6 +173,17 @@ internal static class ModelConfigurationValidator
 
         errors.AddRange(ctx.Errors);
         warnings.AddRange(ctx.Warnings);
+
+        // Two entries over one local file load two copies of its weights; say so (sharing them is a different model with other settings).
+        foreach (var group in descriptors.Where(d => d.Path is not null && !d.Path.Contains("://", StringComparison.Ordinal))
+                     .GroupBy(d => (d.Type, Path: d.Path!), d => d).Where(g => g.Count() > 1))
+        {
+            var first = group.First();
+            foreach (var other in group.Skip(1))
+            {
+                warnings.Add($"{other.ConfigPath}.path: '{other.Name}' names the same {other.Type} file as '{first.Name}' ({first.ConfigPath}); when both are loaded, the weights are in memory twice");
+            }
+        }
 
         // Fallback references and cycles.
         for (var i = 0; i < descriptors.Count; i++)

@@ -180,4 +180,14 @@ public sealed class LlamaSharpBackendTests
         Assert.Null(instance.GetService(typeof(string)));
         Assert.Null(instance.GetService(typeof(LLamaWeights), serviceKey: "other"));
     }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public void AContextNoLlamaCppContextCanHold_IsAConfigurationError_NamingContextLength()
+    {
+        var model = GgufManagers.Stories().Replace("\"context_length\": 256", "\"context_length\": 1000000000", StringComparison.Ordinal);
+
+        var error = Assert.Throws<ModelConfigurationException>(() => GgufManagers.Create($$"""{ "max_memory_mb": 512, "models": [ {{model}} ] }"""));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("models[0].context_length: 1000000000 tokens × parallel 8", StringComparison.Ordinal) && e.Contains("model 'stories'", StringComparison.Ordinal));
+    }
 }

@@ -117,4 +117,17 @@ public sealed class SecretTests
         Assert.DoesNotContain("sk-do-not-print", text, StringComparison.Ordinal);
         Assert.Equal("key: [redacted] here", secret.Scrub("key: sk-do-not-print here"));
     }
+
+    [Theory]
+    [InlineData("sk-live-CANARY-4f9a2c")]
+    [InlineData("http//CANARY-4f9a2c.example/v1")]
+    [InlineData("ftp://host/v1?key=CANARY-4f9a2c")]
+    public void AMalformedEndpoint_IsAnError_ThatDoesNotRepeatTheValue(string endpoint)
+    {
+        var error = Assert.Throws<ModelConfigurationException>(() => RemoteManagers.Create(
+            $$"""{ "max_memory_mb": 64, "models": [ { "name": "r", "type": "openai", "endpoint": {{System.Text.Json.JsonSerializer.Serialize(endpoint)}} } ] }"""));
+
+        Assert.Contains(error.Errors, e => e.StartsWith("models[0].endpoint: is not an absolute http:// or https:// URL", StringComparison.Ordinal));
+        Assert.DoesNotContain("CANARY", error.ToString(), StringComparison.Ordinal);
+    }
 }

@@ -93,6 +93,28 @@ public sealed class ConfigurationCorpusTests
     }
 
     [Fact]
+    public void Validate_TwoModelsOverOneFile_IsAWarningNamingBoth()
+    {
+        var json = """{ "models": [ { "name": "a", "type": "fake", "path": "/m/x.bin" }, { "name": "b", "type": "fake", "path": "/m/x.bin" }, { "name": "c", "type": "fake", "path": "/m/y.bin" } ] }""";
+
+        var config = ModelConfigurationValidator.Validate(TestManagers.Options(json), Backends());
+
+        var warning = Assert.Single(config.Warnings, w => w.Contains("same fake file", StringComparison.Ordinal));
+        Assert.StartsWith("models[1].path: 'b' names the same fake file as 'a' (models[0])", warning, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_ABudgetAboveTheMachine_IsAWarning_ABudgetWithinIt_IsNot()
+    {
+        var machineMb = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes >> 20;
+        var over = ModelConfigurationValidator.Validate(TestManagers.Options($$"""{ "max_memory_mb": {{machineMb * 4}}, "models": [ { "name": "a", "type": "fake" } ] }"""), Backends());
+        var within = ModelConfigurationValidator.Validate(TestManagers.Options($$"""{ "max_memory_mb": {{Math.Max(1, machineMb / 2)}}, "models": [ { "name": "a", "type": "fake" } ] }"""), Backends());
+
+        Assert.Contains(over.Warnings, w => w.StartsWith("max_memory_mb:", StringComparison.Ordinal) && w.Contains("container", StringComparison.Ordinal));
+        Assert.DoesNotContain(within.Warnings, w => w.StartsWith("max_memory_mb:", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Validate_MissingFile_NamesTheFile()
     {
         var options = new ModelManagerOptions();
