@@ -40,6 +40,13 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
             await e.ToResult().ExecuteAsync(context);
             return;
         }
+        catch (InvalidOperationException e) when (e.Message.Contains("UTF-", StringComparison.Ordinal) || e.Message.Contains("surrogate", StringComparison.OrdinalIgnoreCase)
+                                                  || e.InnerException is System.Text.DecoderFallbackException or System.Text.EncoderFallbackException)
+        {
+            // A JSON string with a lone surrogate (\ud800) parses, but cannot become .NET text.
+            await new ApiException(StatusCodes.Status400BadRequest, $"The request body holds a string that is not valid Unicode (a lone surrogate escape?): {e.Message}").ToResult().ExecuteAsync(context);
+            return;
+        }
 
         var id = idPrefix + Guid.NewGuid().ToString("N");
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -70,7 +77,11 @@ internal abstract class CompletionEndpoint<TInput>(string loggerName, string idP
             await ServerSentEvents.StreamAsync(
                 context,
                 Translated(GenerateStreamingAsync(model, input, options, cancellationToken), cancellationToken),
-                OpeningChoice() is { } opening ? Envelope(chunkObject, name, opening) : null,
+                first =>
+                {
+                    served = first.ModelId ?? served;
+                    return OpeningChoice() is { } opening ? Envelope(chunkObject, served, opening) : null;
+                },
                 piece =>
                 {
                     served = piece.ModelId ?? served;

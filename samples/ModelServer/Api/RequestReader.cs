@@ -28,6 +28,11 @@ internal static class RequestReader
             throw new ApiException(StatusCodes.Status400BadRequest,
                 $"We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The request body must be JSON: {e.Message})");
         }
+        catch (BadHttpRequestException e)
+        {
+            // Kestrel's own refusals (a body over MaxRequestBodySize is 413) get an OpenAI error body too.
+            throw new ApiException(e.StatusCode, $"The request was rejected: {e.Message}", code: e.StatusCode == StatusCodes.Status413PayloadTooLarge ? "request_too_large" : null);
+        }
     }
 
     /// <summary>The required <c>model</c>, resolved to a configured model; 404 when there is none of that name.</summary>

@@ -11,7 +11,7 @@ internal static class ServerSentEvents
     /// then streams one chunk per item, the closing chunk and, when asked (<c>stream_options.include_usage</c>), the usage chunk.
     /// A failure after the first chunk is sent as an error event, and the stream ends without [DONE].
     /// </summary>
-    public static async Task StreamAsync<T>(HttpContext context, IAsyncEnumerable<T> source, JsonObject? opening, Func<T, JsonObject?> chunk,
+    public static async Task StreamAsync<T>(HttpContext context, IAsyncEnumerable<T> source, Func<T, JsonObject?> opening, Func<T, JsonObject?> chunk,
         Func<JsonObject> closing, Func<JsonObject>? usage, ILogger logger)
     {
         var cancellationToken = context.RequestAborted;
@@ -37,9 +37,10 @@ internal static class ServerSentEvents
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         try
         {
-            if (opening is not null)
+            // Built from the first item, which says which model serves (a fallback's name when one does).
+            if (more && opening(items.Current) is { } first)
             {
-                await WriteAsync(context, Json.Text(opening), cancellationToken);
+                await WriteAsync(context, Json.Text(first), cancellationToken);
             }
 
             while (more)

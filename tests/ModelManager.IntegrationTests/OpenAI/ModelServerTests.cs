@@ -256,6 +256,57 @@ public sealed class ModelServerTests
     }
 
     [Fact]
+    public async Task BadEncodingsAndOversizedBodies_GetOpenAIErrors_NotEmpty500s()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var loneSurrogate = Encoding.UTF8.GetBytes("""{"model":"small","messages":[{"role":"user","content":"a\ud800b"}]}""");
+        byte[] badUtf8 = [.. Encoding.UTF8.GetBytes("""{"model":"small","messages":[{"role":"user","content":"a"""), 0xFF, 0xFE, .. Encoding.UTF8.GetBytes("\"}]}")];
+        var huge = new byte[50 << 20];
+        Array.Fill(huge, (byte)' ');
+
+        foreach (var (body, status) in new[] { (loneSurrogate, HttpStatusCode.BadRequest), (badUtf8, HttpStatusCode.BadRequest), (huge, HttpStatusCode.RequestEntityTooLarge) })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            request.Headers.ExpectContinue = true; // the server answers before the body is sent, so a refused body is not a broken pipe
+            using var response = await http.SendAsync(request);
+            Assert.Equal(status, response.StatusCode);
+            await AssertError(response, "invalid_request_error");
+        }
+
+        Assert.Equal(0, server.Manager.GetModelStats()["small"].AccessCount);
+    }
+
+    [Fact]
+    public async Task AFallbacksName_IsTheModelOfEveryResponseAndChunk()
+    {
+        await using var server = await ModelServerHost.StartAsync("""
+            { "max_memory_mb": 512, "models": [
+                { "name": "broken", "type": "fake", "fallbacks": ["small"], "parameters": { "fail_load": true } },
+                { "name": "small", "type": "fake", "parameters": { "max_tokens": 3 } } ] }
+            """);
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var bodies = new List<string>();
+        foreach (var (path, json) in new[]
+                 {
+                     ("v1/chat/completions", """{"model":"broken","messages":[{"role":"user","content":"hi"}]}"""),
+                     ("v1/chat/completions", """{"model":"broken","messages":[{"role":"user","content":"hi"}],"stream":true}"""),
+                     ("v1/completions", """{"model":"broken","prompt":"hi"}"""),
+                     ("v1/completions", """{"model":"broken","prompt":"hi","stream":true}"""),
+                 })
+        {
+            using var response = await http.PostAsync(path, new StringContent(json, Encoding.UTF8, "application/json"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var text = await response.Content.ReadAsStringAsync();
+            bodies.Add(text);
+            var models = System.Text.RegularExpressions.Regex.Matches(text, "\"model\":\"([^\"]*)\"").Select(m => m.Groups[1].Value).ToList();
+            Assert.NotEmpty(models);
+            Assert.All(models, m => Assert.Equal("small", m));
+        }
+    }
+
+    [Fact]
     public async Task AKnownUrlWithTheWrongMethod_Gets405_WithAllow()
     {
         await using var server = await ModelServerHost.StartAsync(FakeConfig);
