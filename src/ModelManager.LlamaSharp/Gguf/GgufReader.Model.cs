@@ -17,6 +17,7 @@ internal static partial class GgufReader
         string a = architecture + ".";
         ValidateTokenizer(r, kvs);
         ValidateExperts(r, kvs, a);
+        ValidateAttention(r, kvs, a, tensors);
         long embd = GetInteger(r, kvs, a + "embedding_length") ?? 0;
         long heads = GetInteger(r, kvs, a + "attention.head_count") ?? 0;
         long headDim = heads > 0 ? embd / heads : 0;
@@ -120,6 +121,49 @@ internal static partial class GgufReader
             : experts > 0 && groups > 1 && (experts % groups != 0 || groupsUsed == 0 || groupsUsed >= groups)
                 ? ("expert_group_count", $"{groups} groups with {groupsUsed} used do not fit {experts} experts")
             : experts == 0 && groups != 0 ? ("expert_group_count", $"{groups} without experts")
+            : null;
+        if (failure is { } f)
+        {
+            throw r.Error($"{prefix}{f.Key} {f.Problem}", kvs[prefix + f.Key].Offset);
+        }
+    }
+
+    // llama.cpp refuses these hyperparameters with a bare "failed to load model", or divides by them; name the key instead.
+    // Only for attention models (the architecture declares attention.head_count): recurrent ones have no heads.
+    private static void ValidateAttention(GgufByteReader r, Dictionary<string, MetadataValue> kvs, string prefix, List<TensorEntry> tensors)
+    {
+        if (!kvs.ContainsKey(prefix + "attention.head_count"))
+        {
+            return;
+        }
+
+        long heads = GetInteger(r, kvs, prefix + "attention.head_count") ?? 0;
+        long kvHeads = GetInteger(r, kvs, prefix + "attention.head_count_kv") ?? heads;
+        long embd = GetInteger(r, kvs, prefix + "embedding_length") ?? 0;
+        long? keyLength = GetInteger(r, kvs, prefix + "attention.key_length");
+        long? rope = GetInteger(r, kvs, prefix + "rope.dimension_count");
+        long? ff = GetInteger(r, kvs, prefix + "feed_forward_length");
+        long? blocks = GetInteger(r, kvs, prefix + "block_count");
+        long headSize = keyLength ?? (heads > 0 ? embd / heads : 0);
+        var layers = new HashSet<long>();
+        foreach (var t in tensors)
+        {
+            var name = t.Tensor.Name;
+            var dot = name.IndexOf('.', 4);
+            if (name.StartsWith("blk.", StringComparison.Ordinal) && dot > 4 && long.TryParse(name.AsSpan(4, dot - 4), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var layer))
+            {
+                layers.Add(layer);
+            }
+        }
+
+        (string Key, string Problem)? failure =
+            heads == 0 ? ("attention.head_count", "is 0")
+            : kvHeads == 0 ? ("attention.head_count_kv", "is 0")
+            : heads % kvHeads != 0 ? ("attention.head_count_kv", $"{kvHeads} does not divide head_count {heads}")
+            : keyLength is null && embd > 0 && embd % heads != 0 ? ("embedding_length", $"{embd} is not a multiple of head_count {heads}")
+            : rope is { } r2 && headSize > 0 && r2 > headSize ? ("rope.dimension_count", $"{r2} exceeds the head size {headSize}")
+            : ff == 0 ? ("feed_forward_length", "is 0")
+            : blocks is { } b && layers.Count > 0 && b != layers.Count ? ("block_count", $"is {b} but the tensors hold {layers.Count} layers")
             : null;
         if (failure is { } f)
         {

@@ -45,6 +45,12 @@ internal static class CorruptGgufCorpus
         var tokenTypes = map.Key("tokenizer.ggml.token_type");
         var alignment = map.Key("general.alignment");
         var blockCount = map.Key("llama.block_count");
+        var heads = map.Key("llama.attention.head_count");
+        var kvHeads = map.Key("llama.attention.head_count_kv");
+        var embedding = map.Key("llama.embedding_length");
+        var rope = map.Key("llama.rope.dimension_count");
+        var feedForward = map.Key("llama.feed_forward_length");
+        uint Value(GgufFieldMap.KeyValueField key) => BinaryPrimitives.ReadUInt32LittleEndian(Valid.Value.Bytes.AsSpan(key.ValueOffset));
         var first = map.Tensors[0];
         var second = map.Tensors[1];
         var third = map.Tensors[2];
@@ -96,6 +102,15 @@ internal static class CorruptGgufCorpus
             Patch("token-types-not-int32", b => U32(b, tokenTypes.ElementTypeOffset, 6), tokenTypes.ValueOffset, "must be an array of Int32"),
             Patch("block-count-negative", b => { U32(b, blockCount.TypeOffset, 5); U32(b, blockCount.ValueOffset, uint.MaxValue); }, blockCount.ValueOffset, "negative"),
             Patch("block-count-not-integer", b => U32(b, blockCount.TypeOffset, 6), blockCount.ValueOffset, "must be an integer"),
+
+            // Hyperparameters llama.cpp refuses with a bare "failed to load model": named in the managed gate.
+            Patch("head-count-zero", b => U32(b, heads.ValueOffset, 0), heads.ValueOffset, "head_count is 0"),
+            Patch("head-count-kv-zero", b => U32(b, kvHeads.ValueOffset, 0), kvHeads.ValueOffset, "head_count_kv is 0"),
+            Patch("head-count-kv-not-dividing", b => U32(b, kvHeads.ValueOffset, Value(heads) + 1), kvHeads.ValueOffset, "does not divide head_count"),
+            Patch("embedding-length-65", b => U32(b, embedding.ValueOffset, 65), embedding.ValueOffset, "65 is not a multiple of head_count"),
+            Patch("rope-dimension-1000", b => U32(b, rope.ValueOffset, 1000), rope.ValueOffset, "exceeds the head size"),
+            Patch("feed-forward-zero", b => U32(b, feedForward.ValueOffset, 0), feedForward.ValueOffset, "feed_forward_length is 0"),
+            Patch("block-count-mismatch", b => U32(b, blockCount.ValueOffset, Value(blockCount) + 1), blockCount.ValueOffset, "but the tensors hold"),
 
             // Tensor table.
             Patch("tensor-name-too-long", b => U64(b, first.EntryOffset, 100), first.EntryOffset, "limit of 63"),
