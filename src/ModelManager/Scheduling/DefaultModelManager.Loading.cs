@@ -193,9 +193,10 @@ internal sealed partial class DefaultModelManager
 
         try
         {
+            // Shutdown stops waiting too: a load stuck in native code is abandoned, not waited for.
             return timeout == Timeout.InfiniteTimeSpan
-                ? await load.ConfigureAwait(false)
-                : await load.WaitAsync(timeout, _time).ConfigureAwait(false);
+                ? await load.WaitAsync(_shutdownCts.Token).ConfigureAwait(false)
+                : await load.WaitAsync(timeout, _time, _shutdownCts.Token).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
@@ -205,6 +206,7 @@ internal sealed partial class DefaultModelManager
         }
         catch (OperationCanceledException) when (_shutdownCts.IsCancellationRequested)
         {
+            _ = DisposeWhenLoadedAsync(load);
             throw new ObjectDisposedException(nameof(IModelManager), "The model manager was shut down while the model loaded.");
         }
         catch (Exception e) when (e is not ModelLoadException)

@@ -45,6 +45,31 @@ public sealed class FaultInjectionTests
     }
 
     [Fact]
+    public async Task Shutdown_WithALoadThatIgnoresCancellation_EndsAtOnce_AndTheLateInstanceIsDisposed()
+    {
+        var (m, backend) = FromJson(WithLoadTimeout(Config(100, Fake("stuck", 10, parameters: "\"load_delay_ms\": 1500, \"ignore_cancellation\": true")), 600), TimeProvider.System);
+        var loading = m.LoadModelAsync("stuck");
+        await Task.Delay(100);
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        await m.ShutdownAsync(grace.Token);
+        watch.Stop();
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"shutdown took {watch.Elapsed.TotalSeconds:F1} s behind a stuck load");
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => loading);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (backend.Loads == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        await Task.Delay(100);
+        Assert.Equal(1, backend.Loads);
+        Assert.Equal(0, backend.LiveInstances); // the load arrived after shutdown and was disposed
+    }
+
+    [Fact]
     public async Task SlowLoad_OthersWaitForIt_AndOtherModelsStayServed()
     {
         var (m, backend) = FromJson(Config(100, Fake("slow", 10, parameters: "\"load_delay_ms\": 3000"), Fake("fast", 10)), TimeProvider.System);
