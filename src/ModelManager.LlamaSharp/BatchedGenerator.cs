@@ -66,8 +66,8 @@ internal sealed class BatchedGenerator : IAsyncDisposable
     /// </remarks>
     /// <param name="prompt">The prompt's tokens.</param>
     /// <param name="options">The request's settings, defaults applied.</param>
-    /// <param name="constraint">The grammar the output must match, or null. Under a grammar that applies from the first token, an unset <c>max_tokens</c>
-    /// means "until the value is complete" (bounded by the context), not <see cref="GenerationDefaults.MaxTokens"/>: the grammar, not a count, ends the output.</param>
+    /// <param name="constraint">The grammar the output must match, or null. When it constrains the whole output (<see cref="GenerationOptions.ConstrainsWholeOutput"/>),
+    /// an unset <c>max_tokens</c> means "until the value is complete" (bounded by the context), not <see cref="GenerationDefaults.MaxTokens"/>.</param>
     /// <param name="cancellationToken">Stops the request at the next step.</param>
     public async IAsyncEnumerable<GenerationUpdate> GenerateAsync(LLamaToken[] prompt, GenerationOptions options, OutputConstraint? constraint,
         [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -84,7 +84,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         }
 
         var room = ContextPerSequence - prompt.Length;
-        var requested = options.MaxTokens ?? (constraint is { Trigger: null } ? room : GenerationDefaults.MaxTokens);
+        var requested = options.MaxTokens ?? (options.ConstrainsWholeOutput ? room : GenerationDefaults.MaxTokens);
 
         // When the context, not max_tokens, is what limits the generation, reaching the limit means the context filled.
         var limitReason = requested > room ? GenerationFinishReason.ContextFull : GenerationFinishReason.MaxTokens;
@@ -226,7 +226,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
             {
                 conversation = _executor.Create();
                 conversation.Prompt(request.Prompt);
-                active.Add(new Active(request, conversation, CreatePipeline(request.Options, request.Constraint), new StreamingTokenDecoder(_executor.Context) { DecodeSpecialTokens = request.Constraint?.Trigger is not null },
+                active.Add(new Active(request, conversation, CreatePipeline(request.Options, request.Constraint), new StreamingTokenDecoder(_executor.Context) { DecodeSpecialTokens = request.Constraint is not null },
                     new StopSequenceFilter(request.Options.StopSequences)));
             }
             catch (Exception e)

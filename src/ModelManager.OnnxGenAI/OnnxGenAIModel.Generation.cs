@@ -157,7 +157,8 @@ internal sealed partial class OnnxGenAIModel
                 "which must also hold at least one generated token; shorten the prompt or raise context_length.");
         }
 
-        var maxTokens = options.MaxTokens ?? _settings.DefaultMaxTokens;
+        // A value constrained from its first token ends when complete: only the context bounds it then.
+        var maxTokens = options.MaxTokens ?? (options.ConstrainsWholeOutput ? context : _settings.DefaultMaxTokens);
 
         // When the context, not max_tokens, limits max_length, reaching it means the context filled.
         var wanted = (long)prompt.Length + Math.Max(maxTokens, 0);

@@ -272,7 +272,8 @@ internal sealed class OpenAIModel : IModelInstance
         var stops = options.StopSequences is { Count: > 0 } s ? s.Where(x => x.Length > 0).Take(MaxRemoteStops).ToList() : null;
         return new ChatOptions
         {
-            MaxOutputTokens = options.MaxTokens ?? _defaultMaxTokens,
+            // A constrained value ends when complete: without a call's own limit, the server's context bounds it.
+            MaxOutputTokens = options.MaxTokens ?? (options.ConstrainsWholeOutput ? null : _defaultMaxTokens),
             Temperature = greedy ? 0f : (float?)options.Temperature,
             TopP = greedy ? null : (float?)options.TopP,
             Seed = options.Seed,

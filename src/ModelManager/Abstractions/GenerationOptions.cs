@@ -51,7 +51,8 @@ public sealed record GenerationOptions
     public bool OffersTools => Tools is { Count: > 0 } && ToolMode is not NoneChatToolMode;
 
     /// <summary>True when the whole output is one constrained value: a JSON response format, or a required call to an offered tool.</summary>
-    internal bool ConstrainsWholeOutput => ResponseFormat is ChatResponseFormatJson || OffersTools && ToolMode is RequiredChatToolMode;
+    /// <remarks>Such a value ends when it is complete: with <see cref="MaxTokens"/> unset, backends bound it by the context, not by a default count.</remarks>
+    public bool ConstrainsWholeOutput => ResponseFormat is ChatResponseFormatJson || OffersTools && ToolMode is RequiredChatToolMode;
 
     /// <summary>True when decoding must be greedy: <see cref="DoSample"/> is false, or the temperature is 0.</summary>
     public bool IsGreedy => DoSample == false || Temperature is <= 0;

@@ -44,6 +44,19 @@ public sealed class OpenAIStructuredTests
     }
 
     [Fact]
+    public async Task AJsonAnswerWithoutItsOwnLimit_SendsNoMaxTokens_ButTextAndAnExplicitLimitDo()
+    {
+        var json = await SendAsync(new ChatOptions { ResponseFormat = ChatResponseFormat.Json });
+        var limited = await SendAsync(new ChatOptions { ResponseFormat = ChatResponseFormat.Json, MaxOutputTokens = 9 });
+        var text = await SendAsync(new ChatOptions());
+
+        // A constrained value ends when complete; the configured max_tokens (40, RemoteManagers.Remote) would cut it.
+        Assert.False(json.TryGetProperty("max_completion_tokens", out _));
+        Assert.Equal(9, limited.GetProperty("max_completion_tokens").GetInt32());
+        Assert.Equal(40, text.GetProperty("max_completion_tokens").GetInt32());
+    }
+
+    [Fact]
     public async Task ResponseFormatText_SendsNoResponseFormatOrText()
     {
         var body = await SendAsync(new ChatOptions { ResponseFormat = ChatResponseFormat.Text });
