@@ -17,6 +17,13 @@ internal sealed partial class OnnxGenAIModel
     public async IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        if (messages.Any(m => m.Contents.Any(c => c is FunctionCallContent or FunctionResultContent)))
+        {
+            // The chat template sees text only; dropping the calls and results would change the conversation silently.
+            throw new NotSupportedException(
+                $"Model '{_model.Name}' (type huggingface) cannot render tool calls or tool results in a conversation: tool calls are supported on gguf and openai models.");
+        }
+
         var prompt = FormatChat(messages);
         if (ChatFormat == OnnxChatFormat.Plain)
         {

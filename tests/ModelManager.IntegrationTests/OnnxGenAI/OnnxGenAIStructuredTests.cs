@@ -195,6 +195,26 @@ public sealed class OnnxGenAIStructuredTests
         Assert.Equal(ChatFinishReason.Length, off.FinishReason); // tools switched off: an ordinary text call
     }
 
+    [SharedModelFact(OnnxManagers.TinyMarker)]
+    public async Task AHistoryWithToolCalls_IsNotSupported_RatherThanRenderedWithoutThem()
+    {
+        var (services, manager) = OnnxManagers.Create($$"""
+            { "max_memory_mb": 512, "models": [ {{OnnxManagers.Onnx("chatty", OnnxManagers.TinyGpt2, extra: "\"chat_template\": " + JsonSerializer.Serialize(Template))}} ] }
+            """);
+        await using var _ = services;
+        ChatMessage[] history =
+        [
+            new(ChatRole.User, "a b"),
+            new(ChatRole.Assistant, [new FunctionCallContent("c1", "get_weather", new Dictionary<string, object?> { ["city"] = "x" })]),
+            new(ChatRole.Tool, [new FunctionResultContent("c1", "sunny")]),
+        ];
+
+        var error = await Assert.ThrowsAsync<NotSupportedException>(() => manager.GetModel("chatty").AsChatClient().GetResponseAsync(history));
+
+        Assert.Contains("Model 'chatty'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("tool calls or tool results", error.Message, StringComparison.Ordinal);
+    }
+
     private static Task<GenerationResult> GenerateAsync(OneModelManager tiny, string schema) =>
         tiny.Model.GenerateResultAsync(OnnxManagers.Prompt,
             new GenerationOptions { DoSample = false, MaxTokens = 20, ResponseFormat = ChatResponseFormat.ForJsonSchema(JsonDocument.Parse(schema).RootElement) });
