@@ -425,7 +425,8 @@ internal static partial class JsonSchemaGrammar
         private string ArrayExpression(JsonElement schema, string path, string pointer, int depth)
         {
             int min = Bound(schema, "minItems", path, MaxItemsBound) ?? 0;
-            int? max = Narrowed(Bound(schema, "maxItems", path, null), MaxItemsBound);
+            // Without maxItems a small model may never close the array: at most DefaultMaxItems (or minItems, if more).
+            int max = Narrowed(Bound(schema, "maxItems", path, null), MaxItemsBound) ?? Math.Max(min, DefaultMaxItems);
             if (max < min)
             {
                 throw new NotSupportedException($"The JSON schema keyword at {Child(path, "maxItems")} is below minItems; no array satisfies it.");
@@ -441,13 +442,9 @@ internal static partial class JsonSchemaGrammar
             }
 
             string more = "( ws \",\" ws " + item + " )";
-            string repeat = (min, max) switch
-            {
-                (_, null) when min <= 1 => more + "*",
-                (_, null) => more + "{" + (min - 1).ToString(CultureInfo.InvariantCulture) + ",}",
-                (_, int m) when m == 1 => string.Empty,
-                (_, int m) => more + "{" + Math.Max(min - 1, 0).ToString(CultureInfo.InvariantCulture) + "," + (m - 1).ToString(CultureInfo.InvariantCulture) + "}",
-            };
+            string repeat = max == 1
+                ? string.Empty
+                : more + "{" + Math.Max(min - 1, 0).ToString(CultureInfo.InvariantCulture) + "," + (max - 1).ToString(CultureInfo.InvariantCulture) + "}";
             string elements = repeat.Length == 0 ? item : item + " " + repeat;
             return min == 0
                 ? "\"[\" ws ( " + elements + " )? ws \"]\""

@@ -8,7 +8,7 @@ namespace ModelManager;
 /// Stateless and thread-safe. The grammar accepts a subset of the schema's instances, never a superset:
 /// a keyword that cannot be enforced is a <see cref="NotSupportedException"/> naming its JSON path.
 /// Choices that narrow the output (all valid under the schema), so that a small model always finishes:
-/// strings without <c>maxLength</c> have at most <see cref="DefaultMaxStringLength"/> characters; additional properties are never generated unless the object declares no properties (then
+/// strings without <c>maxLength</c> have at most <see cref="DefaultMaxStringLength"/> characters, arrays without <c>maxItems</c> and untyped objects at most <see cref="DefaultMaxItems"/> elements or members; additional properties are never generated unless the object declares no properties (then
 /// <c>additionalProperties</c> is the value schema of a map of at most 8 entries with names of at most 32 characters); optional properties appear in declared order
 /// after the required ones; whitespace is bounded (at most one newline and 20 blanks per gap); integers have
 /// at most 9 digits (they fit an <see cref="int"/>), numbers at most 15 integer and 15 fraction digits and a
@@ -32,6 +32,9 @@ internal static partial class JsonSchemaGrammar
     /// <summary>The most characters of a string whose schema sets no <c>maxLength</c> (512): without a bound, a small model may never close a string.</summary>
     public const int DefaultMaxStringLength = 512;
 
+    /// <summary>The most elements of an array whose schema sets no <c>maxItems</c>, and the most members of an untyped object (64): without a bound, a small model may never close it.</summary>
+    public const int DefaultMaxItems = 64;
+
     /// <summary>The largest <c>minItems</c> enforced (256); a larger <c>maxItems</c> is narrowed to it.</summary>
     public const int MaxItemsBound = 256;
 
@@ -42,8 +45,8 @@ internal static partial class JsonSchemaGrammar
     private static readonly (string Name, string Body, string[] Uses)[] Shared =
     [
         ("value", "object | array | string | number | boolean | null", ["object", "array", "string", "number", "boolean", "null"]),
-        ("object", "\"{\" ws ( string ws \":\" ws value ( ws \",\" ws string ws \":\" ws value )* )? ws \"}\"", ["ws", "string", "value"]),
-        ("array", "\"[\" ws ( value ( ws \",\" ws value )* )? ws \"]\"", ["ws", "value"]),
+        ("object", "\"{\" ws ( string ws \":\" ws value ( ws \",\" ws string ws \":\" ws value ){0,63} )? ws \"}\"", ["ws", "string", "value"]), // DefaultMaxItems
+        ("array", "\"[\" ws ( value ( ws \",\" ws value ){0,63} )? ws \"]\"", ["ws", "value"]), // DefaultMaxItems
         ("string", "\"\\\"\" char{0,512} \"\\\"\"", ["char"]), // DefaultMaxStringLength
         ("key", "\"\\\"\" char{0,32} \"\\\"\"", ["char"]), // AnyObjectKeyLength
         ("char", "[^\"\\\\\\x7F\\x00-\\x1F] | \"\\\\\" ( [\"\\\\/bfnrt] | \"u\" [0-9a-fA-F]{4} )", []),

@@ -1,9 +1,6 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using LLama;
-using LLama.Common;
-using LLama.Sampling;
 using Microsoft.Extensions.AI;
 using Xunit.Abstractions;
 
@@ -98,7 +95,7 @@ public sealed partial class ToolCallGrammarTests(ITestOutputHelper output)
         string gbnf = format.CallGrammar([.. schemas.Select(s => Declaration(s.Key, s.Value.GetRawText()))], single: true);
         output.WriteLine(gbnf);
         AssertEveryRuleIsDefined(gbnf);
-        using var weights = LLamaWeights.LoadFromFile(new ModelParams(SharedModels.Stories260K) { GpuLayerCount = 0 });
+        using var weights = GrammarSampler.LoadStories();
         for (uint seed = 0; seed <= 3; seed++)
         {
             var (text, pieces) = await GenerateAsync(weights, gbnf, seed);
@@ -119,7 +116,7 @@ public sealed partial class ToolCallGrammarTests(ITestOutputHelper output)
         string gbnf = format.CallGrammar([Declaration("get_weather", WeatherSchema)], single);
         output.WriteLine(gbnf);
         AssertEveryRuleIsDefined(gbnf);
-        using var weights = LLamaWeights.LoadFromFile(new ModelParams(SharedModels.Stories260K) { GpuLayerCount = 0 });
+        using var weights = GrammarSampler.LoadStories();
         for (uint seed = 0; seed <= 5; seed++)
         {
             var (text, pieces) = await GenerateAsync(weights, gbnf, seed);
@@ -159,23 +156,8 @@ public sealed partial class ToolCallGrammarTests(ITestOutputHelper output)
     private static AIFunctionDeclaration Declaration(string name, string? schema) =>
         AIFunctionFactory.CreateDeclaration(name, "a tool", schema is null ? default : JsonDocument.Parse(schema).RootElement.Clone());
 
-    /// <summary>Samples from stories260K under <paramref name="gbnf"/> (greedy for seed 0); the piece count stays below the budget only when the grammar completed.</summary>
-    private static async Task<(string Text, int Pieces)> GenerateAsync(LLamaWeights weights, string gbnf, uint seed)
-    {
-        var executor = new StatelessExecutor(weights, new ModelParams(SharedModels.Stories260K) { ContextSize = 1_100, GpuLayerCount = 0 });
-        var grammar = new Grammar(gbnf, JsonSchemaGrammar.RootRule);
-        using BaseSamplingPipeline pipeline = seed == 0 ? new GreedySamplingPipeline { Grammar = grammar } : new DefaultSamplingPipeline { Grammar = grammar, Seed = seed };
-        var parameters = new InferenceParams { MaxTokens = MaxTokens, SamplingPipeline = pipeline };
-        var text = new StringBuilder();
-        int pieces = 0;
-        await foreach (var piece in executor.InferAsync("Once upon a time", parameters))
-        {
-            text.Append(piece);
-            pieces++;
-        }
-
-        return (text.ToString(), pieces);
-    }
+    private static Task<(string Text, int Pieces)> GenerateAsync(LLamaWeights weights, string gbnf, uint seed) =>
+        GrammarSampler.GenerateAsync(weights, gbnf, seed, MaxTokens, 1_100);
 
     /// <summary>An independent check (regex, not <see cref="GbnfCheck"/>): llama.cpp aborts the process on an undefined rule.</summary>
     private static void AssertEveryRuleIsDefined(string gbnf)
