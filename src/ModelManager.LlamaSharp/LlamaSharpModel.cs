@@ -80,12 +80,7 @@ internal sealed class LlamaSharpModel : IModelInstance
     {
         ArgumentNullException.ThrowIfNull(messages);
         var tools = options.OffersTools ? Functions(options) : [];
-        if (tools.Count == 0 && !HasToolTurns(messages))
-        {
-            return _generator.GenerateAsync(Tokenize(RenderPlain(messages)), WithPlainStops(options), _constraints.ForResponse(options.ResponseFormat), cancellationToken);
-        }
-
-        var prompt = ToolFormat.Render(messages, tools, RenderPlain);
+        var prompt = tools.Count == 0 && !HasToolTurns(messages) ? RenderPlain(messages) : ToolFormat.Render(messages, tools, RenderPlain);
         if (tools.Count == 0)
         {
             return _generator.GenerateAsync(Tokenize(prompt), WithPlainStops(options), _constraints.ForResponse(options.ResponseFormat), cancellationToken);

@@ -26,9 +26,6 @@ internal sealed class GrammarSamplingPipeline : BaseSamplingPipeline
         _sampling = sampling;
     }
 
-    /// <summary>Tokens the grammar rejected on the first pick, so that the whole vocabulary had to be masked (for tests and diagnostics).</summary>
-    public int FullMasks { get; private set; }
-
     public override LLamaToken Sample(SafeLLamaContextHandle ctx, int index)
     {
         _grammar ??= CreateGrammar(ctx);
@@ -56,7 +53,6 @@ internal sealed class GrammarSamplingPipeline : BaseSamplingPipeline
         }
 
         // Rejected: mask the whole vocabulary, then pick again.
-        FullMasks++;
         all = LLamaTokenDataArray.Create(logits, _candidates);
         using (LLamaTokenDataArrayNative.Create(all, out var native))
         {

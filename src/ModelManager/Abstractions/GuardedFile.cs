@@ -80,9 +80,9 @@ public static class GuardedFile
         return length;
     }
 
-    /// <summary>Reads a regular file of at most <paramref name="maxBytes"/> bytes whole; never reads more, even from a file that grows meanwhile.</summary>
+    /// <summary>Reads a regular file of at most <paramref name="maxBytes"/> bytes whole; never more than the length it had when checked, even if it grows meanwhile.</summary>
     /// <exception cref="FileNotFoundException">Nothing is at <paramref name="path"/>.</exception>
-    /// <exception cref="UnreadableFileException">The path is not a regular file, or it is (or grew) over the cap.</exception>
+    /// <exception cref="UnreadableFileException">The path is not a regular file, or it is over the cap.</exception>
     public static byte[] ReadAllBytes(string path, long maxBytes, string what)
     {
         var length = EnsureReadable(path, maxBytes, what);
@@ -98,12 +98,6 @@ public static class GuardedFile
             }
 
             read += n;
-        }
-
-        if (stream.ReadByte() >= 0 && length + 1 > maxBytes)
-        {
-            throw new UnreadableFileException(path, FileKind.Regular, string.Create(CultureInfo.InvariantCulture,
-                $"{path}: grew beyond the cap of {maxBytes:N0} bytes for {what} while it was read."));
         }
 
         return buffer;
