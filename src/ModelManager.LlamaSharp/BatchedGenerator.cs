@@ -22,6 +22,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
     private readonly BatchedExecutor _executor;
     private readonly int _parallel;
     private readonly ILogger _logger;
+    private readonly PromptCache? _cache;
     private readonly Channel<Request> _queue = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
@@ -30,8 +31,9 @@ internal sealed class BatchedGenerator : IAsyncDisposable
     // their sequence id for reuse inside the same batch, which llama.cpp rejects (InvalidInputBatch). Disposed after Infer.
     private readonly List<Conversation> _retiring = [];
 
-    private BatchedGenerator(string modelName, LLamaWeights weights, BatchedExecutor executor, int contextPerSequence, int parallel, ILogger logger)
+    private BatchedGenerator(string modelName, LLamaWeights weights, BatchedExecutor executor, int contextPerSequence, int parallel, PromptCache? cache, ILogger logger)
     {
+        _cache = cache;
         _modelName = modelName;
         _weights = weights;
         _executor = executor;
@@ -44,7 +46,11 @@ internal sealed class BatchedGenerator : IAsyncDisposable
     /// <summary>Tokens one request may hold: prompt plus generated.</summary>
     public int ContextPerSequence { get; }
 
-    public static BatchedGenerator Create(string modelName, LLamaWeights weights, IContextParams parameters, int contextPerSequence, int parallel, ILogger logger)
+    /// <summary>
+    /// Creates the context and starts the loop. With a <paramref name="cache"/> (where finished sequences are saved and found
+    /// again), the parameters must give each sequence a KV stream of its own (kv_unified off).
+    /// </summary>
+    public static BatchedGenerator Create(string modelName, LLamaWeights weights, IContextParams parameters, int contextPerSequence, int parallel, PromptCache? cache, ILogger logger)
     {
         var executor = new BatchedExecutor(weights, parameters);
         if (executor.Context.NativeHandle.IsInvalid)
@@ -56,7 +62,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
                 $"(context_length {contextPerSequence} × parallel {parallel}); lower context_length or parallel.");
         }
 
-        return new BatchedGenerator(modelName, weights, executor, contextPerSequence, parallel, logger);
+        return new BatchedGenerator(modelName, weights, executor, contextPerSequence, parallel, cache, logger);
     }
 
     /// <summary>Streams the text generated after <paramref name="prompt"/>, then one <see cref="GenerationOutcome"/>.</summary>
@@ -121,6 +127,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         {
         }
 
+        _cache?.Clear();
         _executor.Dispose();
         _stop.Dispose();
     }
@@ -224,10 +231,9 @@ internal sealed class BatchedGenerator : IAsyncDisposable
             Conversation? conversation = null;
             try
             {
-                conversation = _executor.Create();
-                conversation.Prompt(request.Prompt);
+                (conversation, var reused) = Start(request.Prompt, request.Options.ConversationId);
                 active.Add(new Active(request, conversation, CreatePipeline(request.Options, request.Constraint), new StreamingTokenDecoder(_executor.Context) { DecodeSpecialTokens = request.Constraint is not null },
-                    new StopSequenceFilter(request.Options.StopSequences)));
+                    new StopSequenceFilter(request.Options.StopSequences), reused));
             }
             catch (Exception e)
             {
@@ -235,6 +241,45 @@ internal sealed class BatchedGenerator : IAsyncDisposable
                 request.Output.Writer.TryComplete(e);
             }
         }
+    }
+
+    /// <summary>
+    /// A sequence prompted with <paramref name="prompt"/>: the saved sequence sharing its longest prefix, loaded and cut back
+    /// to that prefix, or a new one; and how many prompt tokens came from the cache (never the last, which is evaluated for its logits).
+    /// </summary>
+    private (Conversation Conversation, int Reused) Start(LLamaToken[] prompt, string? key)
+    {
+        var (entry, common) = _cache?.Match(prompt, key) ?? default;
+        var reused = Math.Min(common, prompt.Length - 1);
+        if (reused < PromptCache.MinReuse)
+        {
+            (reused, entry) = (0, null);
+        }
+
+        _cache?.Record(entry, reused);
+        if (entry is null || reused == 0)
+        {
+            var fresh = _executor.Create();
+            fresh.Prompt(prompt);
+            return (fresh, 0);
+        }
+
+        var conversation = _executor.Create();
+        if (!LoadState(conversation, entry))
+        {
+            _cache!.Remove(entry); // llama.cpp refused it: never offer it again
+            conversation.Prompt(prompt);
+            return (conversation, 0);
+        }
+
+        var (keep, end) = (reused, entry.Tokens.Length);
+        conversation.Modify((_, kv) =>
+        {
+            kv.Remove(keep, (LLamaPos)end);
+            return keep;
+        });
+        conversation.Prompt(prompt.AsSpan(reused));
+        return (conversation, reused);
     }
 
     private void Step(List<Active> active, int index)
@@ -268,6 +313,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         }
 
         a.Conversation.Prompt(token);
+        a.Fed.Add(token);
     }
 
     private void RetireFinished(bool force)
@@ -291,19 +337,30 @@ internal sealed class BatchedGenerator : IAsyncDisposable
     {
         var a = active[index];
         active.RemoveAt(index);
+        var retire = a.Conversation.RequiresInference && !_stop.IsCancellationRequested;
         if (error is null)
         {
+            if (_cache is not null && !retire && !_stop.IsCancellationRequested)
+            {
+                // Saved before the caller hears the outcome, so its next turn (and the stats it reads) find it. The KV holds
+                // the prompt and every generated token fed back, not the last one sampled.
+                if (SaveState(a.Conversation, _cache.MaxBytes) is { } state)
+                {
+                    _cache.Add([.. a.Request.Prompt, .. a.Fed], state, a.Request.Options.ConversationId);
+                }
+            }
+
             var rest = a.Filter.Flush();
             if (rest.Length > 0)
             {
                 a.Request.Output.Writer.TryWrite(rest);
             }
 
-            a.Request.Output.Writer.TryWrite(new GenerationOutcome(reason, a.Request.Prompt.Length, a.Generated));
+            a.Request.Output.Writer.TryWrite(new GenerationOutcome(reason, a.Request.Prompt.Length, a.Generated, a.Reused));
         }
 
         a.Request.Output.Writer.TryComplete(error);
-        if (a.Conversation.RequiresInference && !_stop.IsCancellationRequested)
+        if (retire)
         {
             _retiring.Add(a.Conversation);
         }
@@ -313,6 +370,45 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         }
 
         (a.Pipeline as IDisposable)?.Dispose();
+    }
+
+    /// <summary>llama.cpp's state of one sequence (the KV cells of its tokens), or null when it is larger than <paramref name="maxBytes"/>.</summary>
+    private unsafe byte[]? SaveState(Conversation conversation, long maxBytes)
+    {
+        var handle = _executor.Context.NativeHandle;
+        var size = handle.GetStateSize(conversation.ConversationId);
+        if (size > (ulong)Math.Min(maxBytes, Array.MaxLength))
+        {
+            return null;
+        }
+
+        var state = GC.AllocateUninitializedArray<byte>((int)size);
+        fixed (byte* p = state)
+        {
+            var written = handle.GetState(p, (nuint)state.Length, conversation.ConversationId);
+            return written == (nuint)state.Length ? state : state[..(int)written];
+        }
+    }
+
+    /// <summary>Loads a saved state into a new, empty sequence; false when llama.cpp does not accept it or it does not hold the entry's tokens.</summary>
+    private unsafe bool LoadState(Conversation conversation, PromptCache.Entry entry)
+    {
+        var handle = _executor.Context.NativeHandle;
+        nuint read;
+        fixed (byte* p = entry.State)
+        {
+            read = handle.SetState(p, (nuint)entry.State.Length, conversation.ConversationId);
+        }
+
+        if (read != (nuint)entry.State.Length || handle.MemorySequenceMaxPosition(conversation.ConversationId).Value != entry.Tokens.Length - 1)
+        {
+            handle.MemorySequenceRemove(conversation.ConversationId, -1, -1);
+            return false;
+        }
+
+        var count = entry.Tokens.Length;
+        conversation.Modify((_, _) => count);
+        return true;
     }
 
     private static ISamplingPipeline CreatePipeline(GenerationOptions options, OutputConstraint? constraint)
@@ -366,8 +462,14 @@ internal sealed class BatchedGenerator : IAsyncDisposable
         public void Dispose() => _abandon.Dispose();
     }
 
-    private sealed class Active(Request request, Conversation conversation, ISamplingPipeline pipeline, StreamingTokenDecoder decoder, StopSequenceFilter filter)
+    private sealed class Active(Request request, Conversation conversation, ISamplingPipeline pipeline, StreamingTokenDecoder decoder, StopSequenceFilter filter, int reused)
     {
+        /// <summary>Prompt tokens the cache supplied.</summary>
+        public int Reused { get; } = reused;
+
+        /// <summary>Generated tokens fed back into the sequence, in order.</summary>
+        public List<LLamaToken> Fed { get; } = [];
+
         public Request Request { get; } = request;
 
         public Conversation Conversation { get; } = conversation;

@@ -21,10 +21,14 @@ internal sealed class LlamaSharpModel : IModelInstance
     private readonly string? _chatTemplate;
     private readonly ConstraintCache _constraints;
     private readonly int _maxTokenBytes;
+    private readonly PromptCache? _cache;
+    private readonly PromptCacheSpill? _spill;
 
-    private LlamaSharpModel(string name, LLamaWeights weights, BatchedGenerator generator, string? chatTemplate, long memoryBytes)
+    private LlamaSharpModel(string name, LLamaWeights weights, BatchedGenerator generator, string? chatTemplate, long memoryBytes, PromptCache? cache, PromptCacheSpill? spill)
     {
         _name = name;
+        _cache = cache;
+        _spill = spill;
         _weights = weights;
         _generator = generator;
         _chatTemplate = chatTemplate;
@@ -45,20 +49,45 @@ internal sealed class LlamaSharpModel : IModelInstance
 
     public static LlamaSharpModel Create(ModelDescriptor model, GgufModelInfo info, LlamaSharpModelSettings settings, LLamaWeights weights, ModelParams parameters, ILogger logger)
     {
-        var generator = BatchedGenerator.Create(model.Name, weights, parameters, settings.ContextLength, settings.Parallel, logger);
+        var cache = settings.PromptCache.Enabled ? new PromptCache(settings.PromptCache.Sequences, settings.PromptCache.MemoryBytes) : null;
+        var spill = cache is not null && settings.PromptCache.SpillPath is { } folder
+            ? new PromptCacheSpill(model.Name, folder, settings.PromptCache.SpillBytes, PromptCacheSpill.Identity(model.Path!, settings.ContextLength, settings.Parallel), logger)
+            : null;
+        if (spill is not null && spill.Restore(cache!, settings.ContextLength) is > 0 and var restored)
+        {
+            LlamaSharpLog.Restored(logger, model.Name, restored);
+        }
+
+        var generator = BatchedGenerator.Create(model.Name, weights, parameters, settings.ContextLength, settings.Parallel, cache, logger);
 
         // Actual bytes: the weights llama.cpp holds, plus the context's KV cache and buffers as sized for this context.
         var accounted = (long)weights.SizeInBytes + (GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel) - info.TensorBytes);
         Interlocked.Increment(ref _live);
-        return new LlamaSharpModel(model.Name, weights, generator, settings.ChatTemplate ?? info.ChatTemplate, accounted);
+        return new LlamaSharpModel(model.Name, weights, generator, settings.ChatTemplate ?? info.ChatTemplate, accounted, cache, spill);
     }
 
-    /// <summary>The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c>; valid only while a lease pins the model.</summary>
+    /// <summary>
+    /// The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c> (valid only while a lease pins the model); with
+    /// <c>prompt_cache</c> on, the cache as <see cref="IReclaimableMemory"/> and a <see cref="PromptCacheStats"/> snapshot.
+    /// </summary>
     public object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceKey is not null || serviceType is null ? null
         : serviceType == typeof(LLamaWeights) ? _weights
+        : serviceType == typeof(PromptCacheStats) ? _cache?.Snapshot()
+        : serviceType == typeof(IReclaimableMemory) ? _cache
         : serviceType.IsInstanceOfType(this) ? this
         : null;
+
+    /// <summary>With a <c>prompt_cache.spill_path</c>, an unload the model may come back from saves its cached sequences there for the next load.</summary>
+    public ValueTask UnloadingAsync(UnloadReason reason)
+    {
+        if (_spill is not null && reason is not (UnloadReason.Removed or UnloadReason.Unavailable or UnloadReason.None))
+        {
+            _spill.Save(_cache!);
+        }
+
+        return ValueTask.CompletedTask;
+    }
 
     public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken)
     {

@@ -3,7 +3,8 @@ using LLama.Native;
 namespace ModelManager;
 
 /// <summary>One gguf model's backend keys, parsed and checked.</summary>
-internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, int GpuLayers, int? Threads, LLamaLoadMode LoadMode, string? ChatTemplate)
+internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, int GpuLayers, int? Threads, LLamaLoadMode LoadMode, string? ChatTemplate,
+    PromptCacheSettings PromptCache)
 {
     /// <summary>The default of <see cref="LlamaSharpOptions.DefaultParallel"/>.</summary>
     public const int DefaultParallel = 4;
@@ -21,7 +22,7 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
     public const int DefaultContextLength = 4096;
 
     /// <summary>The model-level keys this backend reads besides the common ones.</summary>
-    public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template"];
+    public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template", "prompt_cache"];
 
     private static readonly Dictionary<string, LLamaLoadMode> LoadModes = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -66,6 +67,8 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
                 $"{contextLength} tokens × parallel {model.GetInt32("parallel") ?? DefaultParallel} is more than the {MaxTotalContext} tokens one llama.cpp context can hold (model '{model.Name}')");
         }
 
+        PromptCacheSettings.Validate(model, context);
+
         if (model.GetSetting("load_mode") is { } mode && !LoadModes.ContainsKey(mode) && !bool.TryParse(mode, out _))
         {
             context.AddError(model, "load_mode", $"'{mode}' is not one of {string.Join(", ", LoadModes.Keys)} (or true/false for mmap)");
@@ -86,6 +89,7 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
             model.GetInt32("gpu_layers") ?? 0,
             model.GetInt32("threads"),
             mode,
-            model.GetSetting("chat_template"));
+            model.GetSetting("chat_template"),
+            PromptCacheSettings.From(model));
     }
 }

@@ -44,6 +44,13 @@ public sealed record GenerationOptions
     /// <summary>Per call, chat only: false when the model may make at most one tool call per response (null or true: any number). Never configured.</summary>
     public bool? AllowMultipleToolCalls { get; set; }
 
+    /// <summary>Per call: the caller's id for the conversation (<c>ChatOptions.ConversationId</c>), a hint for a prompt cache; never configured.</summary>
+    /// <remarks>
+    /// The manager keeps no history: the call still sends the whole conversation. The gguf prompt cache matches prompts by
+    /// their tokens anyway; the id breaks ties between equally long cached prefixes and keeps one cached sequence per conversation.
+    /// </remarks>
+    public string? ConversationId { get; set; }
+
     /// <summary>True when the call asks for more than text: a JSON response format, or tools it does not switch off.</summary>
     public bool IsStructured => ResponseFormat is not null and not ChatResponseFormatText || OffersTools;
 
@@ -78,6 +85,7 @@ public sealed record GenerationOptions
             Tools = Tools,
             ToolMode = ToolMode,
             AllowMultipleToolCalls = AllowMultipleToolCalls,
+            ConversationId = ConversationId,
         };
     }
 
@@ -101,7 +109,8 @@ public sealed record GenerationOptions
         && Equals(ResponseFormat, other.ResponseFormat)
         && ReferenceEquals(Tools, other.Tools)
         && Equals(ToolMode, other.ToolMode)
-        && AllowMultipleToolCalls == other.AllowMultipleToolCalls;
+        && AllowMultipleToolCalls == other.AllowMultipleToolCalls
+        && ConversationId == other.ConversationId;
 
     /// <inheritdoc />
     public override int GetHashCode() => HashCode.Combine(MaxTokens, Temperature, DoSample, TopP, TopK, Seed, StopSequences?.Count ?? 0);

@@ -18,6 +18,10 @@ public interface IModelInstance : IAsyncDisposable
     /// <summary>Generates the assistant's reply to a conversation, applying the model's chat template: text pieces, then one final update with the outcome.</summary>
     IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken);
 
+    /// <summary>Called once, after the model's calls drained and before <see cref="IAsyncDisposable.DisposeAsync"/>, when the manager unloads it for <paramref name="reason"/>.</summary>
+    /// <remarks>A backend may save state here that a later load of the same model restores (the gguf prompt cache spills to its folder). It must not throw.</remarks>
+    ValueTask UnloadingAsync(UnloadReason reason) => ValueTask.CompletedTask;
+
     /// <summary>Returns an object of <paramref name="serviceType"/> the instance holds (its native model, say), or null; as <see cref="IChatClient.GetService"/>.</summary>
     /// <remarks>The object belongs to the instance: valid only while a lease pins it, never disposed by the caller.</remarks>
     object? GetService(Type serviceType, object? serviceKey = null) =>

@@ -30,9 +30,12 @@ public sealed record MemoryUsage
 /// <summary>One model's share of the budget.</summary>
 /// <param name="EstimatedBytes">The backend's estimate before loading.</param>
 /// <param name="ActualBytes">What the backend reported after loading (0 while loading).</param>
-/// <param name="ChargedBytes">What the budget counts: the larger of the two.</param>
+/// <param name="ChargedBytes">What the budget counts: the larger of the two, plus <see cref="CacheBytes"/>.</param>
 public sealed record ModelMemoryUsage(long EstimatedBytes, long ActualBytes, long ChargedBytes)
 {
+    /// <summary>Bytes of a cache the model fills while loaded (the gguf prompt cache), charged as it grows and given back under memory pressure before any model is evicted.</summary>
+    public long CacheBytes { get; init; }
+
     /// <summary><see cref="EstimatedBytes"/> in megabytes.</summary>
     public double EstimatedMb => EstimatedBytes / (1024.0 * 1024);
 

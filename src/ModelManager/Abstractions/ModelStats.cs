@@ -53,4 +53,7 @@ public sealed record ModelStats
 
     /// <summary>Times another model served because this one could not load.</summary>
     public int FallbackCount { get; init; }
+
+    /// <summary>The loaded model's prompt cache since it loaded, or null when it has none (not loaded, not gguf, or <c>prompt_cache</c> 0).</summary>
+    public PromptCacheStats? PromptCache { get; init; }
 }

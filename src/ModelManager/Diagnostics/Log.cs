@@ -64,4 +64,10 @@ internal static partial class Log
 
     [LoggerMessage(1016, LogLevel.Debug, "Unloading model {Model} waits for {Leases} lease(s) to drain")]
     public static partial void WaitingForLeases(ILogger logger, string model, int leases);
+
+    [LoggerMessage(1020, LogLevel.Information, "Reclaimed {FreedMb:F1} MB of model {Model}'s cache for {Requester}")]
+    public static partial void CacheReclaimed(ILogger logger, string model, double freedMb, string requester);
+
+    [LoggerMessage(1021, LogLevel.Warning, "Reclaiming model {Model}'s cache failed")]
+    public static partial void ReclaimFailed(ILogger logger, string model, Exception exception);
 }

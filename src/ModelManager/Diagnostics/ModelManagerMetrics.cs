@@ -42,6 +42,21 @@ internal sealed class ModelManagerMetrics : IDisposable
         _meter.CreateObservableUpDownCounter("modelmanager.memory.used", () => manager.UsedBytes, "By", "Bytes the budget counts as used");
         _meter.CreateObservableUpDownCounter("modelmanager.memory.limit", () => manager.LimitBytes, "By", "The memory budget");
         _meter.CreateObservableUpDownCounter("modelmanager.leases.active", manager.CountLeases, "{lease}", "Leases held");
+        _meter.CreateObservableCounter("modelmanager.prompt_cache.hits", () => PromptCache(manager, c => c.Hits), "{request}", "Requests that reused a cached prompt prefix, since the model loaded");
+        _meter.CreateObservableCounter("modelmanager.prompt_cache.reused_tokens", () => PromptCache(manager, c => c.ReusedTokens), "{token}", "Prompt tokens taken from the cache, since the model loaded");
+        _meter.CreateObservableUpDownCounter("modelmanager.prompt_cache.bytes", () => PromptCache(manager, c => c.Bytes), "By", "KV cache bytes the cached sequences hold");
+    }
+
+    /// <summary>One measurement per loaded model with a prompt cache, tagged with its name.</summary>
+    private static IEnumerable<Measurement<long>> PromptCache(DefaultModelManager manager, Func<PromptCacheStats, long> value)
+    {
+        foreach (var (name, stats) in manager.GetModelStats())
+        {
+            if (stats.PromptCache is { } cache)
+            {
+                yield return new Measurement<long>(value(cache), new KeyValuePair<string, object?>(ModelManagerTags.Model, name));
+            }
+        }
     }
 
     public void Loaded(ModelDescriptor model, TimeSpan duration)

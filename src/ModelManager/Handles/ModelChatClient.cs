@@ -160,6 +160,7 @@ internal sealed class ModelChatClient : IChatClient
             Tools = options.Tools,
             ToolMode = options.ToolMode,
             AllowMultipleToolCalls = options.AllowMultipleToolCalls,
+            ConversationId = options.ConversationId,
         };
     }
 
@@ -189,11 +190,6 @@ internal sealed class ModelChatClient : IChatClient
         if (options.FrequencyPenalty is not null || options.PresencePenalty is not null)
         {
             return options.FrequencyPenalty is not null ? "FrequencyPenalty" : "PresencePenalty";
-        }
-
-        if (options.ConversationId is not null)
-        {
-            return "ConversationId (the manager keeps no conversations: send the whole history)";
         }
 
         if (options.ContinuationToken is not null || options.AllowBackgroundResponses == true)

@@ -86,6 +86,11 @@ internal sealed partial class DefaultModelManager
     /// <remarks>What leased models hold is evicted as their leases drain (<see cref="OnLeaseDrained"/>).</remarks>
     private async Task EnforceLimitAsync(UnloadReason reason, int minPriorityNumber, ModelEntry? requester = null)
     {
+        // Caches first: what they give back may spare a model.
+        while (_budget.SelectOverLimitReclaims(requester) is { } reclaims && ReclaimCaches(reclaims, "the memory limit") > 0)
+        {
+        }
+
         while (_budget.SelectOverLimitVictims(reason, minPriorityNumber, requester) is { } victims)
         {
             await Task.WhenAll(victims.Select(v => CompleteUnloadAsync(v, force: false))).ConfigureAwait(false);

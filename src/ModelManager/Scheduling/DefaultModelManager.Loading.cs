@@ -47,6 +47,12 @@ internal sealed partial class DefaultModelManager
             var instance = await LoadWithTimeoutAsync(entry).ConfigureAwait(false);
             var actual = Math.Max(0, instance.MemoryBytes);
             var over = _budget.ChargeLoaded(entry, bytes, actual);
+            if (instance.GetService(typeof(IReclaimableMemory)) is IReclaimableMemory reclaimable)
+            {
+                // Before any call can fill it: from here on the cache is charged as it grows.
+                reclaimable.Attach(_budget.CreateGrant(entry));
+            }
+
             var duration = _time.GetElapsedTime(started);
             entry.Publish(instance, _time.GetTimestamp(), duration);
 
@@ -110,19 +116,48 @@ internal sealed partial class DefaultModelManager
         }
     }
 
+    /// <summary>Asks each model's <see cref="IReclaimableMemory"/> for its share of <paramref name="reclaims"/>; returns the bytes freed.</summary>
+    private long ReclaimCaches(List<(ModelEntry Entry, long Bytes)> reclaims, string requester)
+    {
+        long freed = 0;
+        foreach (var (e, bytes) in reclaims)
+        {
+            try
+            {
+                var got = e.Reclaimable?.Reclaim(bytes) ?? 0;
+                freed += got;
+                Log.CacheReclaimed(_logger, e.Name, got / MemoryBudget.Mb, requester);
+            }
+            catch (Exception error)
+            {
+                Log.ReclaimFailed(_logger, e.Name, error);
+            }
+        }
+
+        return freed;
+    }
+
     /// <summary>Reserves <paramref name="bytes"/>, evicting idle, no more important models, or waiting (up to <c>load_wait_timeout</c>) for leases to drain.</summary>
     private async Task ReserveAsync(ModelEntry entry, long bytes)
     {
         var waitStarted = _time.GetTimestamp();
         var waited = false;
+        var reclaim = true;
         try
         {
             while (true)
             {
-                var step = _budget.TryReserve(entry, bytes);
+                var step = _budget.TryReserve(entry, bytes, reclaim);
                 if (step.Reserved)
                 {
                     return;
+                }
+
+                if (step.Reclaims is { } reclaims)
+                {
+                    // Caches before models; a round that frees nothing (a cache that will not shrink) moves on to evicting.
+                    reclaim = ReclaimCaches(reclaims, entry.Name) > 0;
+                    continue;
                 }
 
                 if (step.Victims is { } victims)

@@ -39,6 +39,22 @@ internal sealed class MemoryBudget
 
         /// <summary>What the loaded instance reported; kept after unload, so the next load reserves at least that.</summary>
         public long Actual;
+
+        /// <summary>The part of <see cref="Charged"/> the loaded instance can give back (its <see cref="IReclaimableMemory"/>).</summary>
+        public long Cache;
+
+        /// <summary>The grant of the instance loaded now, or null; a released entry's grant is revoked.</summary>
+        public Grant? Grant;
+    }
+
+    /// <summary>A loaded instance's <see cref="IMemoryGrant"/>: valid while it is the entry's current one.</summary>
+    public sealed class Grant(MemoryBudget budget, ModelEntry entry) : IMemoryGrant
+    {
+        public ModelEntry Entry { get; } = entry;
+
+        public bool TryGrow(long bytes) => budget.TryGrow(this, bytes);
+
+        public void Shrink(long bytes) => budget.Shrink(this, bytes);
     }
 
     public long UsedBytes => Interlocked.Read(ref _usedBytes);
@@ -84,11 +100,16 @@ internal sealed class MemoryBudget
     }
 
     /// <summary>
-    /// One step of a reservation: charge <paramref name="bytes"/> if they fit; else begin evicting idle models no more
-    /// important than <paramref name="entry"/> (returned as victims, for the caller to finish unloading and try again);
-    /// else return the signal to wait on. Throws when the reservation can never succeed.
+    /// One step of a reservation: charge <paramref name="bytes"/> if they fit; else, when the loaded models' caches would
+    /// make room, name them (the caller reclaims them and tries again); else begin evicting idle models no more important
+    /// than <paramref name="entry"/> (returned as victims, for the caller to finish unloading and try again); else reclaim
+    /// what caches there are; else return the signal to wait on. Throws when the reservation can never succeed.
+    /// A cache is dropped for any load, whatever the priorities: it costs its model a slower next turn, never its place.
     /// </summary>
-    public ReserveStep TryReserve(ModelEntry entry, long bytes)
+    /// <param name="entry">The model to load.</param>
+    /// <param name="bytes">What it needs.</param>
+    /// <param name="reclaim">False once a reclaim freed nothing, so that a backend that cannot give its cache back does not stall the load.</param>
+    public ReserveStep TryReserve(ModelEntry entry, long bytes, bool reclaim = true)
     {
         lock (_lock)
         {
@@ -105,9 +126,19 @@ internal sealed class MemoryBudget
             }
 
             var needed = _usedBytes + bytes - _limitBytes - PendingFreeBytes();
+            if (needed > 0 && reclaim && SelectReclaims(needed, entry, acceptPartial: false) is { } reclaims)
+            {
+                return new ReserveStep(null, null, reclaims); // caches go before any model does
+            }
+
             if (needed > 0 && SelectVictims(needed, entry.Priority, entry, UnloadReason.Capacity, acceptPartial: false) is { } victims)
             {
                 return new ReserveStep(victims, null);
+            }
+
+            if (needed > 0 && reclaim && SelectReclaims(needed, entry, acceptPartial: true) is { } some)
+            {
+                return new ReserveStep(null, null, some); // not enough alone: the caches, then the models that cover the rest
             }
 
             if (!CouldEverFit(entry, bytes))
@@ -158,7 +189,7 @@ internal sealed class MemoryBudget
         }
     }
 
-    /// <summary>Returns the entry's charge to the budget; returns the bytes freed. The caller signals waiters (<see cref="SignalChanged"/>) when its state change is done.</summary>
+    /// <summary>Returns the entry's charge (its cache included) to the budget and revokes its grant; returns the bytes freed. The caller signals waiters (<see cref="SignalChanged"/>) when its state change is done.</summary>
     public long Release(ModelEntry entry)
     {
         lock (_lock)
@@ -166,7 +197,71 @@ internal sealed class MemoryBudget
             var freed = entry.Memory.Charged;
             _usedBytes -= freed;
             entry.Memory.Charged = 0;
+            entry.Memory.Cache = 0;
+            entry.Memory.Grant = null;
             return freed;
+        }
+    }
+
+    /// <summary>A new grant for the instance <paramref name="entry"/> just published; the old one, if any, is revoked.</summary>
+    public Grant CreateGrant(ModelEntry entry)
+    {
+        var grant = new Grant(this, entry);
+        lock (_lock)
+        {
+            entry.Memory.Grant = grant;
+        }
+
+        return grant;
+    }
+
+    private bool TryGrow(Grant grant, long bytes)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(bytes);
+        lock (_lock)
+        {
+            var share = grant.Entry.Memory;
+            if (share.Grant != grant || _usedBytes + bytes > _limitBytes)
+            {
+                return false;
+            }
+
+            _usedBytes += bytes;
+            share.Charged += bytes;
+            share.Cache += bytes;
+            return true;
+        }
+    }
+
+    private void Shrink(Grant grant, long bytes)
+    {
+        lock (_lock)
+        {
+            var share = grant.Entry.Memory;
+            if (share.Grant != grant)
+            {
+                return;
+            }
+
+            var freed = Math.Clamp(bytes, 0, share.Cache);
+            _usedBytes -= freed;
+            share.Charged -= freed;
+            share.Cache -= freed;
+        }
+
+        if (WantsDrainSignal)
+        {
+            SignalChanged();
+        }
+    }
+
+    /// <summary>When the budget is over its limit and loaded models' caches hold memory, what to reclaim from each; else null.</summary>
+    public List<(ModelEntry Entry, long Bytes)>? SelectOverLimitReclaims(ModelEntry? requester)
+    {
+        lock (_lock)
+        {
+            var needed = _usedBytes - _limitBytes - PendingFreeBytes();
+            return needed > 0 ? SelectReclaims(needed, requester, acceptPartial: true) : null;
         }
     }
 
@@ -242,7 +337,7 @@ internal sealed class MemoryBudget
             {
                 if (e.Memory.Charged > 0)
                 {
-                    models[e.Name] = new ModelMemoryUsage(e.Memory.Estimated, e.Memory.Actual, e.Memory.Charged);
+                    models[e.Name] = new ModelMemoryUsage(e.Memory.Estimated, e.Memory.Actual, e.Memory.Charged) { CacheBytes = e.Memory.Cache };
                 }
             }
 
@@ -330,6 +425,46 @@ internal sealed class MemoryBudget
         return victims.Count == 0 ? null : victims;
     }
 
+    // Caller holds _lock. Loaded models' caches (leased ones too: a cache can go while calls run), least important then least
+    // recently used first, up to needed; null when there are none, or (unless acceptPartial) when they would not cover it:
+    // then evicting is needed anyway, and eviction frees a model's cache with it.
+    private List<(ModelEntry Entry, long Bytes)>? SelectReclaims(long needed, ModelEntry? requester, bool acceptPartial)
+    {
+        var candidates = new List<ModelEntry>();
+        long available = 0;
+        foreach (var e in _entries)
+        {
+            if (e != requester && e.Memory.Cache > 0 && e.State == ModelState.Ready)
+            {
+                candidates.Add(e);
+                available += e.Memory.Cache;
+            }
+        }
+
+        if (candidates.Count == 0 || (available < needed && !acceptPartial))
+        {
+            return null;
+        }
+
+        candidates.Sort(static (a, b) => a.Priority != b.Priority
+            ? b.Priority.CompareTo(a.Priority)
+            : a.LastAccessTimestamp.CompareTo(b.LastAccessTimestamp));
+        var reclaims = new List<(ModelEntry, long)>();
+        foreach (var e in candidates)
+        {
+            if (needed <= 0)
+            {
+                break;
+            }
+
+            var take = Math.Min(needed, e.Memory.Cache);
+            reclaims.Add((e, take));
+            needed -= take;
+        }
+
+        return reclaims;
+    }
+
     // Caller holds _lock. False when even evicting every model this load may ever evict would not make room.
     private bool CouldEverFit(ModelEntry entry, long bytes)
     {
@@ -339,6 +474,10 @@ internal sealed class MemoryBudget
             if (IsEvictable(e, entry.Priority, entry, eventually: true))
             {
                 room += e.Memory.Charged;
+            }
+            else if (e != entry)
+            {
+                room += e.Memory.Cache; // a model the load may not evict still gives its cache back
             }
         }
 
@@ -362,9 +501,9 @@ internal sealed class MemoryBudget
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>What <see cref="TryReserve"/> decided: reserved (both null), victims to unload, or a signal to wait on.</summary>
-    public readonly record struct ReserveStep(List<ModelEntry>? Victims, Task? Changed)
+    /// <summary>What <see cref="TryReserve"/> decided: reserved (all null), caches to reclaim, victims to unload, or a signal to wait on.</summary>
+    public readonly record struct ReserveStep(List<ModelEntry>? Victims, Task? Changed, List<(ModelEntry Entry, long Bytes)>? Reclaims = null)
     {
-        public bool Reserved => Victims is null && Changed is null;
+        public bool Reserved => Victims is null && Changed is null && Reclaims is null;
     }
 }

@@ -289,6 +289,21 @@ internal sealed class ModelEntry
             await _drained!.Task.ConfigureAwait(false);
         }
 
+        UnloadReason reason;
+        lock (_gate)
+        {
+            reason = _unloadReason;
+        }
+
+        try
+        {
+            await _instance!.UnloadingAsync(reason).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // A backend's failure to save state must not stop the unload; backends log their own.
+        }
+
         await _instance!.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -347,6 +362,9 @@ internal sealed class ModelEntry
     public void RecordFailure() => Interlocked.Increment(ref _failureCount);
 
     /// <summary>A snapshot of the entry's counters; the caller holds the budget lock (for <see cref="Memory"/>).</summary>
+    /// <summary>The loaded instance's cache that can be given back without unloading, or null.</summary>
+    public IReclaimableMemory? Reclaimable => Volatile.Read(ref _instance)?.GetService(typeof(IReclaimableMemory)) as IReclaimableMemory;
+
     public ModelStats GetStats(TimeProvider time, DateTimeOffset now)
     {
         var accesses = Interlocked.Read(ref _accessCount);
@@ -370,6 +388,7 @@ internal sealed class ModelEntry
             LastLoadDuration = _lastLoadDuration,
             FailureCount = Volatile.Read(ref _failureCount),
             FallbackCount = Volatile.Read(ref _fallbackCount),
+            PromptCache = Volatile.Read(ref _instance)?.GetService(typeof(PromptCacheStats)) as PromptCacheStats,
         };
     }
 

@@ -40,6 +40,7 @@ internal static class ComparisonRunner
             ("load", LoadPair.RunAsync),
             ("generation", GenerationPair.RunAsync),
             ("structured", StructuredPair.RunAsync),
+            ("cache", PromptCachePair.RunAsync),
             ("onnx", OnnxPair.RunAsync),
             ("concurrency", ConcurrencyPair.RunAsync),
             ("swap", SwapPair.RunAsync),

@@ -94,7 +94,7 @@ public sealed class ToolCallTests(ITestOutputHelper output)
     public async Task ATrigger_StartsTheLazyGrammar_FreeTextBeforeIt_TheGrammarAfterIt()
     {
         using var weights = LLamaWeights.LoadFromFile(new ModelParams(SharedModels.Stories260K) { GpuLayerCount = 0 });
-        await using var generator = BatchedGenerator.Create("stories", weights, new ModelParams(SharedModels.Stories260K) { ContextSize = 512, GpuLayerCount = 0 }, 512, 1, NullLogger.Instance);
+        await using var generator = BatchedGenerator.Create("stories", weights, new ModelParams(SharedModels.Stories260K) { ContextSize = 512, GpuLayerCount = 0 }, 512, 1, null, NullLogger.Instance);
         var constraint = OutputConstraint.Create("root ::= \" was\" \" <ok>\" [0-9]{2}\n", " was", "a test grammar");
         var prompt = weights.Tokenize("Once upon a time, there", add_bos: true, special: false, System.Text.Encoding.UTF8);
 

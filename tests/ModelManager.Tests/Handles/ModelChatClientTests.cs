@@ -129,7 +129,6 @@ public sealed class ModelChatClientTests
         { "Tools", new ChatOptions { Tools = [new HostedWebSearchTool()] } },
         { "FrequencyPenalty", new ChatOptions { FrequencyPenalty = 0.5f } },
         { "PresencePenalty", new ChatOptions { PresencePenalty = 0.5f } },
-        { "ConversationId", new ChatOptions { ConversationId = "c1" } },
         { "ModelId", new ChatOptions { ModelId = "elsewhere" } },
         { "AdditionalProperties[\"logit_bias\"]", new ChatOptions { AdditionalProperties = new() { ["logit_bias"] = 1 } } },
     };
@@ -162,6 +161,7 @@ public sealed class ModelChatClientTests
             ModelId = "a",
             ResponseFormat = ChatResponseFormat.Text,
             ToolMode = ChatToolMode.Auto,
+            ConversationId = "c1",
             AdditionalProperties = new() { ["stream_options"] = new Dictionary<string, object> { ["include_usage"] = true } },
         };
 
@@ -170,6 +170,9 @@ public sealed class ModelChatClientTests
         // Instructions lead the conversation as a system message.
         Assert.Equal(FakeModelInstance.Expected("a", "system: rhyme\nuser: hi\nassistant:", 3), response.Text);
         Assert.Equal(5, response.Usage!.InputTokenCount);
+
+        // ConversationId is a cache hint only: the response names no conversation, so FunctionInvokingChatClient keeps sending the whole history.
+        Assert.Null(response.ConversationId);
     }
 
     [Fact]

@@ -189,6 +189,69 @@ public sealed class MemoryBudgetTests
         Assert.Equal(0, budget.UsedBytes);
     }
 
+    [Fact]
+    public void Caches_AreChargedAsTheyGrow_OnlyWithinTheLimit_AndNotAfterRelease()
+    {
+        var a = Ready("a");
+        var budget = Charged(100 * Mb, (a, 60 * Mb));
+        var grant = budget.CreateGrant(a);
+
+        Assert.True(grant.TryGrow(30 * Mb));
+        Assert.False(grant.TryGrow(11 * Mb)); // 101 MB: over the limit, refused rather than evicting anything
+        Assert.Equal(90 * Mb, budget.UsedBytes);
+        Assert.Equal(90 * Mb, a.Memory.Charged);
+        Assert.Equal(30 * Mb, budget.GetUsage().Models["a"].CacheBytes);
+
+        grant.Shrink(50 * Mb); // more than granted: gives back what it holds
+        Assert.Equal(60 * Mb, budget.UsedBytes);
+        Assert.True(grant.TryGrow(10 * Mb));
+
+        Assert.Equal(70 * Mb, budget.Release(a));
+        Assert.False(grant.TryGrow(Mb)); // revoked with the unload
+        grant.Shrink(10 * Mb);
+        Assert.Equal(0, budget.UsedBytes);
+    }
+
+    [Fact]
+    public void TryReserve_Full_ReclaimsCaches_BeforeEvicting_EvenOfMoreImportantModels()
+    {
+        var important = Ready("important", priority: 1, lastAccess: 2);
+        var idle = Ready("idle", priority: 5, lastAccess: 1);
+        var requester = Entry("new", priority: 3);
+        var budget = Charged(100 * Mb, (important, 40 * Mb), (idle, 30 * Mb));
+        budget.UpdateEntries(e => [.. e, requester]);
+        Assert.True(budget.CreateGrant(important).TryGrow(25 * Mb));
+
+        // 95 MB used: 20 MB needed, the cache covers it, so no model is touched.
+        var step = budget.TryReserve(requester, 25 * Mb);
+
+        Assert.Null(step.Victims);
+        Assert.Equal([(important, 20 * Mb)], step.Reclaims!);
+        Assert.Equal(ModelState.Ready, idle.State);
+
+        // A cache that would not cover it: the idle model goes first, and the cache stays.
+        var large = budget.TryReserve(requester, 33 * Mb); // 28 MB needed: more than the cache, less than the idle model
+        Assert.Null(large.Reclaims);
+        Assert.Equal([idle], large.Victims!);
+
+        // With reclaim switched off (a round freed nothing), eviction is the only way.
+        Assert.Null(budget.TryReserve(requester, 25 * Mb, reclaim: false).Reclaims);
+    }
+
+    [Fact]
+    public void ACacheOfAModelTheLoadMayNotEvict_StillCountsAsRoom()
+    {
+        var important = Ready("important", priority: 1);
+        var requester = Entry("new", priority: 5);
+        var budget = Charged(100 * Mb, (important, 60 * Mb));
+        budget.UpdateEntries(e => [.. e, requester]);
+        Assert.True(budget.CreateGrant(important).TryGrow(35 * Mb));
+
+        var step = budget.TryReserve(requester, 30 * Mb);
+
+        Assert.Equal([(important, 25 * Mb)], step.Reclaims!);
+    }
+
     private static ModelEntry Entry(string name, int priority = 3) =>
         new(new ModelDescriptor(name, "none", null, null, new GenerationOptions(), priority, TimeSpan.Zero, false, [],
             new Dictionary<string, string?>(), $"models[{name}]"), backend: null!);
