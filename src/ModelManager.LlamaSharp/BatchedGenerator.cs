@@ -46,10 +46,7 @@ internal sealed class BatchedGenerator : IAsyncDisposable
     /// <summary>Tokens one request may hold: prompt plus generated.</summary>
     public int ContextPerSequence { get; }
 
-    /// <summary>
-    /// Creates the context and starts the loop. With a <paramref name="cache"/> (where finished sequences are saved and found
-    /// again), the parameters must give each sequence a KV stream of its own (kv_unified off).
-    /// </summary>
+    /// <summary>Creates the context and starts the loop; finished sequences are saved to <paramref name="cache"/> and found there again (null: no prompt cache).</summary>
     public static BatchedGenerator Create(string modelName, LLamaWeights weights, IContextParams parameters, int contextPerSequence, int parallel, PromptCache? cache, ILogger logger)
     {
         var executor = new BatchedExecutor(weights, parameters);

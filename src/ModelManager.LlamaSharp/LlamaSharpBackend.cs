@@ -47,11 +47,6 @@ internal sealed class LlamaSharpBackend : IModelBackend
         {
             ContextSize = checked((uint)(settings.ContextLength * settings.Parallel)),
             SeqMax = (uint)settings.Parallel,
-            // With a prompt cache every sequence gets a KV stream of its own, where a saved state loads in position order
-            // exactly as a fresh prompt lays out, so greedy output is the same with and without the cache (in the shared
-            // cache a reused prefix sits among other sequences' cells, which reorders the attention sums: 2 of 200 turns
-            // differed on stories260K). Without a cache the shared one lends idle cells, as llama.cpp's default does.
-            KVUnified = !settings.PromptCache.Enabled,
             GpuLayerCount = settings.GpuLayers,
             LoadMode = settings.LoadMode,
             // The micro-batch the estimate assumes; a logical batch of the same size never splits.

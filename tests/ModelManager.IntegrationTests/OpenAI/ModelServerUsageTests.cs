@@ -142,6 +142,30 @@ public sealed class ModelServerUsageTests
         Assert.Equal(param, json.RootElement.GetProperty("error").GetProperty("param").GetString());
     }
 
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public async Task CachedTokens_AreThePromptTokensThePromptCacheSupplied()
+    {
+        await using var server = await ModelServerHost.StartAsync($$"""{ "max_memory_mb": 256, "models": [ {{GgufManagers.Stories()}} ] }""");
+        using var http = new HttpClient { BaseAddress = server.Address };
+        var system = new { role = "system", content = string.Join(" ", Enumerable.Repeat("Lily and Tom played in the park with a big red ball.", 6)) };
+
+        async Task<JsonElement> UsageOf(string question)
+        {
+            using var response = await http.PostAsync("v1/chat/completions", Json(new { model = "stories", messages = new object[] { system, new { role = "user", content = question } }, max_tokens = 4 }));
+            response.EnsureSuccessStatusCode();
+            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            return json.RootElement.GetProperty("usage").Clone();
+        }
+
+        var first = await UsageOf("Where is the dog?");
+        var second = await UsageOf("What did the cat find?");
+
+        Assert.Equal(0, first.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32());
+        var cached = second.GetProperty("prompt_tokens_details").GetProperty("cached_tokens").GetInt32();
+        Assert.InRange(cached, first.GetProperty("prompt_tokens").GetInt32() / 2, second.GetProperty("prompt_tokens").GetInt32() - 1);
+        Assert.Equal(cached, server.Manager.GetModelStats()["stories"].PromptCache!.ReusedTokens);
+    }
+
     private static StringContent Json(object body) => new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
 
     private static async Task<List<JsonElement>> ReadChunksAsync(HttpClient http, string path, object body)
