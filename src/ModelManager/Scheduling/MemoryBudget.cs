@@ -402,9 +402,7 @@ internal sealed class MemoryBudget
             return null;
         }
 
-        candidates.Sort(static (a, b) => a.Priority != b.Priority
-            ? b.Priority.CompareTo(a.Priority)
-            : a.LastAccessTimestamp.CompareTo(b.LastAccessTimestamp));
+        candidates.Sort(LeastImportantFirst);
 
         var victims = new List<ModelEntry>();
         long freed = 0;
@@ -446,9 +444,7 @@ internal sealed class MemoryBudget
             return null;
         }
 
-        candidates.Sort(static (a, b) => a.Priority != b.Priority
-            ? b.Priority.CompareTo(a.Priority)
-            : a.LastAccessTimestamp.CompareTo(b.LastAccessTimestamp));
+        candidates.Sort(LeastImportantFirst);
         var reclaims = new List<(ModelEntry, long)>();
         foreach (var e in candidates)
         {
@@ -498,6 +494,11 @@ internal sealed class MemoryBudget
 
         return pending;
     }
+
+    /// <summary>The order memory is taken back in: least important (highest priority number) first, then least recently used.</summary>
+    private static int LeastImportantFirst(ModelEntry a, ModelEntry b) => a.Priority != b.Priority
+        ? b.Priority.CompareTo(a.Priority)
+        : a.LastAccessTimestamp.CompareTo(b.LastAccessTimestamp);
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
