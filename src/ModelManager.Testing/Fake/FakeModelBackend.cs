@@ -4,7 +4,7 @@ namespace ModelManager;
 /// <remarks>
 /// Thread-safe. Reads <c>parameters.size_mb</c> (estimate and allocation), <c>parameters.actual_size_mb</c> (allocate a different
 /// amount than estimated), <c>parameters.load_delay_ms</c>, <c>parameters.fail_load</c>, <c>parameters.token_delay_ms</c> and
-/// <c>parameters.ignore_cancellation</c>, <c>parameters.fail_estimate</c> and <c>parameters.unavailable</c> (calls throw
+/// <c>parameters.ignore_cancellation</c>, <c>parameters.fail_estimate</c>, <c>parameters.estimate_delay_ms</c> (the estimate blocks its thread that long) and <c>parameters.unavailable</c> (calls throw
 /// <see cref="ModelUnavailableException"/>, later loads fail). Counts use after unload and frees during a call, so tests can assert the manager never does either.
 /// </remarks>
 public sealed class FakeModelBackend : IModelBackend
@@ -25,7 +25,7 @@ public sealed class FakeModelBackend : IModelBackend
     public IReadOnlyCollection<string> SettingKeys { get; } =
     [
         "parameters:size_mb", "parameters:actual_size_mb", "parameters:load_delay_ms", "parameters:fail_load",
-        "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation", "parameters:fail_estimate", "parameters:unavailable",
+        "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation", "parameters:fail_estimate", "parameters:estimate_delay_ms", "parameters:unavailable",
         "parameters:eos_after",
     ];
 
@@ -79,10 +79,17 @@ public sealed class FakeModelBackend : IModelBackend
     }
 
     /// <inheritdoc />
-    public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken) =>
-        model.GetBoolean("parameters:fail_estimate") == true
+    public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken)
+    {
+        if (model.GetInt32("parameters:estimate_delay_ms") is > 0 and var delay)
+        {
+            Thread.Sleep(delay); // a header read that blocks (a slow disk): synchronous, deaf to cancellation
+        }
+
+        return model.GetBoolean("parameters:fail_estimate") == true
             ? throw new ModelFormatException(model.Path ?? model.Name, $"fake unreadable model file (parameters.fail_estimate is true, model '{model.Name}')", 0, model.Name)
             : ValueTask.FromResult(SizeBytes(model, "parameters:size_mb"));
+    }
 
     /// <inheritdoc />
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)

@@ -40,11 +40,12 @@ internal sealed partial class DefaultModelManager
         {
             ThrowIfDisposed();
             var bytes = await EstimateAsync(entry, _shutdownCts.Token).ConfigureAwait(false);
+            var reading = _time.GetElapsedTime(started); // load_timeout runs from the first byte read; the wait for memory has its own
             Log.Loading(_logger, entry.Name, entry.Descriptor.Type, bytes / MemoryBudget.Mb);
             await ReserveAsync(entry, bytes).ConfigureAwait(false);
             reserved = true;
 
-            var instance = await LoadWithTimeoutAsync(entry).ConfigureAwait(false);
+            var instance = await LoadWithTimeoutAsync(entry, reading).ConfigureAwait(false);
             var actual = Math.Max(0, instance.MemoryBytes);
             var over = _budget.ChargeLoaded(entry, bytes, actual);
             if (instance.GetService(typeof(IReclaimableMemory)) is IReclaimableMemory reclaimable)
@@ -98,11 +99,16 @@ internal sealed partial class DefaultModelManager
     }
 
     /// <summary>The backend's estimate, recorded; returns what the load reserves (more, if the model once used more).</summary>
+    /// <remarks>
+    /// Bounded by <c>load_timeout</c> and shutdown like the load itself: the estimate reads the model's files, and a read that
+    /// blocks (a slow or hung disk) runs on the thread pool, where it is abandoned rather than waited for.
+    /// </remarks>
     private async ValueTask<long> EstimateAsync(ModelEntry entry, CancellationToken cancellationToken)
     {
         try
         {
-            var estimate = await entry.Backend.EstimateBytesAsync(entry.Descriptor, cancellationToken).ConfigureAwait(false);
+            var estimate = await WithinLoadTimeoutAsync(entry, TimeSpan.Zero, token => Task.Run(() => entry.Backend.EstimateBytesAsync(entry.Descriptor, token).AsTask(), token),
+                abandon: static late => late.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default), cancellationToken).ConfigureAwait(false);
             if (estimate < 0)
             {
                 throw new ModelLoadException(entry.Name, $"Backend '{entry.Descriptor.Type}' estimated a negative size ({estimate} bytes) for model '{entry.Name}'.");
@@ -110,7 +116,7 @@ internal sealed partial class DefaultModelManager
 
             return _budget.RecordEstimate(entry, estimate);
         }
-        catch (Exception e) when (e is not ModelLoadException and not OperationCanceledException)
+        catch (Exception e) when (e is not ModelLoadException and not OperationCanceledException and not ObjectDisposedException)
         {
             throw Wrap(entry, e);
         }
@@ -211,15 +217,23 @@ internal sealed partial class DefaultModelManager
         }
     }
 
-    /// <summary>Runs the backend's load, cancelling it after <c>load_timeout</c>; a load that ignores cancellation is abandoned and its instance disposed when it finally arrives.</summary>
-    private async Task<IModelInstance> LoadWithTimeoutAsync(ModelEntry entry)
+    /// <summary>Runs the backend's load, cancelling it when <c>load_timeout</c> runs out (<paramref name="spent"/> of it went to reading the model's files); a load that ignores cancellation is abandoned and its instance disposed when it finally arrives.</summary>
+    private Task<IModelInstance> LoadWithTimeoutAsync(ModelEntry entry, TimeSpan spent) =>
+        WithinLoadTimeoutAsync(entry, spent, token => entry.Backend.LoadAsync(entry.Descriptor, new Progress(this, entry.Name), token), DisposeWhenLoadedAsync, CancellationToken.None);
+
+    /// <summary>
+    /// Runs one step of a load within what is left of <c>load_timeout</c> after <paramref name="spent"/>, and within shutdown
+    /// and <paramref name="cancellationToken"/>: on any of them the step's token is cancelled and the step abandoned, never
+    /// waited for (<paramref name="abandon"/> cleans up after it if it completes after all).
+    /// </summary>
+    private async Task<T> WithinLoadTimeoutAsync<T>(ModelEntry entry, TimeSpan spent, Func<CancellationToken, Task<T>> step, Func<Task<T>, Task> abandon, CancellationToken cancellationToken)
     {
         var timeout = _config.LoadTimeout;
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(_shutdownCts.Token);
-        Task<IModelInstance> load;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(_shutdownCts.Token, cancellationToken);
+        Task<T> running;
         try
         {
-            load = entry.Backend.LoadAsync(entry.Descriptor, new Progress(this, entry.Name), cts.Token);
+            running = step(cts.Token);
         }
         catch (Exception e) when (e is not ModelLoadException)
         {
@@ -228,23 +242,28 @@ internal sealed partial class DefaultModelManager
 
         try
         {
-            // Shutdown stops waiting too: a load stuck in native code is abandoned, not waited for.
+            // Shutdown stops waiting too: a step stuck in native code or a blocking read is abandoned, not waited for.
             return timeout == Timeout.InfiniteTimeSpan
-                ? await load.WaitAsync(_shutdownCts.Token).ConfigureAwait(false)
-                : await load.WaitAsync(timeout, _time, _shutdownCts.Token).ConfigureAwait(false);
+                ? await running.WaitAsync(cts.Token).ConfigureAwait(false)
+                : await running.WaitAsync(timeout - spent > TimeSpan.Zero ? timeout - spent : TimeSpan.Zero, _time, cts.Token).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
             await cts.CancelAsync().ConfigureAwait(false);
-            _ = DisposeWhenLoadedAsync(load);
-            throw new ModelLoadException(entry.Name, $"Model '{entry.Name}' did not load within load_timeout ({timeout.TotalSeconds:F0} s); the load was cancelled.");
+            _ = abandon(running);
+            throw new ModelLoadException(entry.Name, $"Model '{entry.Name}' did not load within load_timeout ({timeout.TotalSeconds:0.###} s, reading its files included); the load was cancelled.");
         }
         catch (OperationCanceledException) when (_shutdownCts.IsCancellationRequested)
         {
-            _ = DisposeWhenLoadedAsync(load);
+            _ = abandon(running);
             throw new ObjectDisposedException(nameof(IModelManager), "The model manager was shut down while the model loaded.");
         }
-        catch (Exception e) when (e is not ModelLoadException)
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !running.IsCompleted)
+        {
+            _ = abandon(running);
+            throw;
+        }
+        catch (Exception e) when (e is not ModelLoadException and not OperationCanceledException)
         {
             throw Wrap(entry, e);
         }
