@@ -41,6 +41,7 @@ internal static class ComparisonRunner
             ("generation", GenerationPair.RunAsync),
             ("structured", StructuredPair.RunAsync),
             ("onnx", OnnxPair.RunAsync),
+            ("embeddings", EmbeddingsPair.RunAsync),
             ("concurrency", ConcurrencyPair.RunAsync),
             ("swap", SwapPair.RunAsync),
             ("sharing", SharingPair.RunAsync),
