@@ -35,7 +35,23 @@ internal sealed class LlamaSharpBackend : IModelBackend
     {
         var info = ReadHeader(model);
         var settings = LlamaSharpModelSettings.From(model, info, _options);
-        return ValueTask.FromResult(GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel));
+        var embedding = model.Capabilities.HasFlag(ModelCapabilities.Embeddings) ? LlamaSharpEmbedder.ContextBytes(info, settings) : 0;
+        return ValueTask.FromResult(GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel) + embedding);
+    }
+
+    /// <summary>An embedding GGUF (a pooling type, an encoder architecture) serves embeddings; any other chat (set <c>capabilities</c> to embed with it too).</summary>
+    public ModelCapabilities DetectCapabilities(ModelDescriptor model)
+    {
+        try
+        {
+            return model.Path is not null && File.Exists(model.Path) && LlamaSharpEmbedder.IsEmbeddingModel(ReadHeader(model))
+                ? ModelCapabilities.Embeddings
+                : ModelCapabilities.Chat;
+        }
+        catch (Exception e) when (e is ModelLoadException or IOException or UnauthorizedAccessException or UnreadableFileException)
+        {
+            return ModelCapabilities.Chat; // the load reports what is wrong with the file
+        }
     }
 
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
@@ -80,13 +96,31 @@ internal sealed class LlamaSharpBackend : IModelBackend
 
         try
         {
-            var instance = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
+            IModelInstance instance = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
+            if (model.Capabilities.HasFlag(ModelCapabilities.Embeddings))
+            {
+                instance = await WithEmbedderAsync(model, info, settings, weights, instance).ConfigureAwait(false);
+            }
+
             progress?.Report(1);
             return instance;
         }
         catch
         {
             weights.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<IModelInstance> WithEmbedderAsync(ModelDescriptor model, GgufModelInfo info, LlamaSharpModelSettings settings, LLamaWeights weights, IModelInstance chat)
+    {
+        try
+        {
+            return new LlamaSharpEmbeddingModel(chat, LlamaSharpEmbedder.Create(model, info, settings, weights), LlamaSharpEmbedder.ContextBytes(info, settings));
+        }
+        catch
+        {
+            await chat.DisposeAsync().ConfigureAwait(false); // it owns the weights now
             throw;
         }
     }
