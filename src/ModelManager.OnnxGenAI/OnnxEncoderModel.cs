@@ -61,14 +61,16 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
     /// <summary>Texts per ONNX Runtime run.</summary>
     internal int BatchSize => _batchSize;
 
-    /// <summary>The bytes a load reserves: the ONNX files, plus the activations of one full batch.</summary>
+    /// <summary>The bytes a load reserves: ONNX Runtime's copy of the ONNX files, plus the activations of one full batch.</summary>
     /// <remarks>
+    /// The session: 1.5 × the files (all-MiniLM-L6-v2's 86.7 MB of files grew a bare process by 98–101 MB, and by 127 MB in
+    /// the AgentHost sample, with llama.cpp loaded beside it).
     /// Activations: batch × context × (18 KiB + context × 72 B), the hidden-state buffers plus the attention scores, which
     /// grow with the sequence. Calibrated on all-MiniLM-L6-v2 (resident growth of ONNX Runtime's arena after one run:
     /// 49 MB for 32 × 64 tokens, 302 MB for 32 × 256, 606 MB for 64 × 256; the formula gives 47, 302 and 604 MB).
     /// </remarks>
     public static long Estimate(OnnxEncoderFolder folder, int contextLength, int batchSize) =>
-        folder.OnnxBytes + ((long)batchSize * contextLength * ((18L << 10) + ((long)contextLength * 72)));
+        (folder.OnnxBytes * 3 / 2) + ((long)batchSize * contextLength * ((18L << 10) + ((long)contextLength * 72)));
 
     /// <summary>Creates the session and the tokenizer; the caller holds <see cref="OgaRuntime.LoadGate"/> so the measured growth is this load's.</summary>
     /// <exception cref="ModelFormatException">The ONNX file's inputs or outputs are not an encoder's; names the file.</exception>
@@ -91,6 +93,7 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
             throw OnnxEncoderFolder.Error(folder.VocabularyPath, $"is not a WordPiece vocabulary: {e.Message}", model.Name, e);
         }
 
+        _ = OrtEnv.Instance(); // the process-wide runtime (about 25 MB, once) is not this model's
         var before = Environment.WorkingSet;
         InferenceSession session;
         using (var options = new SessionOptions())
