@@ -10,15 +10,18 @@ namespace ModelManager;
 
 /// <summary>One loaded ONNX encoder (a sentence-transformers export): WordPiece, padded batches, mean pooling over the attention mask, L2 normalisation.</summary>
 /// <remarks>
-/// Thread-safe: calls run one batch at a time (ONNX Runtime's intra-op threads already use every core), in arrival order.
+/// Thread-safe: calls run one batch (texts of similar length, up to <c>batch_size</c> texts and <c>batch_tokens</c> padded tokens) at a time (ONNX Runtime's intra-op threads already use every core), in arrival order.
 /// A text is cut to <c>context_length</c> word pieces, <c>[CLS]</c> and <c>[SEP]</c> included; invalid UTF-16 (a lone
 /// surrogate) becomes U+FFFD before tokenizing; the empty text embeds as <c>[CLS] [SEP]</c>. The manager disposes the
 /// instance only when no call is in flight.
 /// </remarks>
 internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
 {
-    /// <summary>The default of <c>batch_size</c>: texts per ONNX Runtime run.</summary>
-    public const int DefaultBatchSize = 16;
+    /// <summary>The default of <c>batch_size</c>: the most texts per ONNX Runtime run.</summary>
+    public const int DefaultBatchSize = 64;
+
+    /// <summary>The default of <c>batch_tokens</c>: the most padded tokens (texts × the longest one) per run; 16 texts of 256 tokens.</summary>
+    public const int DefaultBatchTokens = 4096;
 
     /// <summary>The highest <c>batch_size</c> accepted.</summary>
     public const int MaxBatchSize = 1024;
@@ -32,11 +35,12 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
     private readonly bool _hasTokenTypes;
     private readonly int _contextLength;
     private readonly int _batchSize;
+    private readonly int _batchTokens;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private int _disposed;
 
     private OnnxEncoderModel(ModelDescriptor model, InferenceSession session, BertTokenizer tokenizer, string output, bool hasTokenTypes, int dimensions,
-        int contextLength, int batchSize, long memoryBytes)
+        int contextLength, int batchSize, int batchTokens, long memoryBytes)
     {
         _model = model;
         _session = session;
@@ -46,6 +50,7 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
         Dimensions = dimensions;
         _contextLength = contextLength;
         _batchSize = batchSize;
+        _batchTokens = batchTokens;
         MemoryBytes = memoryBytes;
     }
 
@@ -58,24 +63,28 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
     /// <summary>Word pieces per text, <c>[CLS]</c> and <c>[SEP]</c> included; longer texts are cut.</summary>
     internal int ContextLength => _contextLength;
 
-    /// <summary>Texts per ONNX Runtime run.</summary>
+    /// <summary>The most texts per ONNX Runtime run.</summary>
     internal int BatchSize => _batchSize;
+
+    /// <summary>The padded tokens one run may hold at most: <c>batch_tokens</c>, at least one full-length text, at most <c>batch_size</c> of them.</summary>
+    internal static long RunTokens(int contextLength, int batchSize, int batchTokens) =>
+        Math.Min((long)batchSize * contextLength, Math.Max(batchTokens, contextLength));
 
     /// <summary>The bytes a load reserves: ONNX Runtime's copy of the ONNX files, plus the activations of one full batch.</summary>
     /// <remarks>
     /// The session: 1.5 × the files (all-MiniLM-L6-v2's 86.7 MB of files grew a bare process by 98–101 MB, and by 127 MB in
     /// the AgentHost sample, with llama.cpp loaded beside it).
-    /// Activations: batch × context × (18 KiB + context × 72 B), the hidden-state buffers plus the attention scores, which
-    /// grow with the sequence. Calibrated on all-MiniLM-L6-v2 (resident growth of ONNX Runtime's arena after one run:
+    /// Activations of the largest run (<see cref="RunTokens"/> padded tokens): tokens × (18 KiB + context × 72 B), the
+    /// hidden-state buffers plus the attention scores, which grow with the sequence. Calibrated on all-MiniLM-L6-v2 (resident growth of ONNX Runtime's arena after one run:
     /// 49 MB for 32 × 64 tokens, 302 MB for 32 × 256, 606 MB for 64 × 256; the formula gives 47, 302 and 604 MB).
     /// </remarks>
-    public static long Estimate(OnnxEncoderFolder folder, int contextLength, int batchSize) =>
-        (folder.OnnxBytes * 3 / 2) + ((long)batchSize * contextLength * ((18L << 10) + ((long)contextLength * 72)));
+    public static long Estimate(OnnxEncoderFolder folder, int contextLength, int batchSize, int batchTokens) =>
+        (folder.OnnxBytes * 3 / 2) + (RunTokens(contextLength, batchSize, batchTokens) * ((18L << 10) + ((long)contextLength * 72)));
 
     /// <summary>Creates the session and the tokenizer; the caller holds <see cref="OgaRuntime.LoadGate"/> so the measured growth is this load's.</summary>
     /// <exception cref="ModelFormatException">The ONNX file's inputs or outputs are not an encoder's; names the file.</exception>
     /// <exception cref="ModelLoadException">ONNX Runtime refused the file.</exception>
-    public static OnnxEncoderModel Load(ModelDescriptor model, OnnxEncoderFolder folder, int contextLength, int batchSize, int? threads, ILogger logger)
+    public static OnnxEncoderModel Load(ModelDescriptor model, OnnxEncoderFolder folder, int contextLength, int batchSize, int batchTokens, int? threads, ILogger logger)
     {
         var started = Stopwatch.GetTimestamp();
         BertTokenizer tokenizer;
@@ -117,7 +126,7 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
         {
             var (output, hasTokenTypes, dimensions) = CheckSignature(model, folder, session);
             var growth = Environment.WorkingSet - before;
-            var instance = new OnnxEncoderModel(model, session, tokenizer, output, hasTokenTypes, dimensions, contextLength, batchSize, Math.Max(growth, folder.OnnxBytes));
+            var instance = new OnnxEncoderModel(model, session, tokenizer, output, hasTokenTypes, dimensions, contextLength, batchSize, batchTokens, Math.Max(growth, folder.OnnxBytes));
             OnnxGenAILog.EncoderLoaded(logger, model.Name, Stopwatch.GetElapsedTime(started).TotalMilliseconds, dimensions, contextLength, batchSize,
                 growth / 1048576.0, folder.OnnxBytes / 1048576.0);
             return instance;
@@ -200,11 +209,20 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            for (var start = 0; start < order.Length; start += _batchSize)
+            for (var start = 0; start < order.Length;)
             {
+                // Sorted by length, so the text added last is the longest: grow the run while its padded size fits.
+                var count = 1;
+                while (start + count < order.Length && count < _batchSize
+                       && (long)(count + 1) * tokens[order[start + count]].Length <= Math.Max(_batchTokens, _contextLength))
+                {
+                    count++;
+                }
+
                 cancellationToken.ThrowIfCancellationRequested();
-                var batch = order.AsMemory(start, Math.Min(_batchSize, order.Length - start));
+                var batch = order.AsMemory(start, count);
                 await Task.Run(() => RunBatch(batch.Span, tokens, vectors, cancellationToken), cancellationToken).ConfigureAwait(false);
+                start += count;
             }
         }
         finally

@@ -49,7 +49,7 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
         {
             var encoder = OnnxEncoderFolder.Read(model);
             var encoderSettings = OnnxEncoderSettings.From(model, encoder);
-            return ValueTask.FromResult(OnnxEncoderModel.Estimate(encoder, encoderSettings.ContextLength, encoderSettings.BatchSize));
+            return ValueTask.FromResult(OnnxEncoderModel.Estimate(encoder, encoderSettings.ContextLength, encoderSettings.BatchSize, encoderSettings.BatchTokens));
         }
 
         var folder = OnnxModelFolder.Read(model);
@@ -96,7 +96,7 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var instance = await Task.Run(() => OnnxEncoderModel.Load(model, folder, settings.ContextLength, settings.BatchSize, settings.Threads, _logger), CancellationToken.None)
+            var instance = await Task.Run(() => OnnxEncoderModel.Load(model, folder, settings.ContextLength, settings.BatchSize, settings.BatchTokens, settings.Threads, _logger), CancellationToken.None)
                 .ConfigureAwait(false);
             progress?.Report(1);
             return instance;

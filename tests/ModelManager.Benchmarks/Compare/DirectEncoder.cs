@@ -8,10 +8,10 @@ namespace ModelManager.Benchmarks.Compare;
 /// <summary>The embedding baseline: an ONNX Runtime <see cref="InferenceSession"/> and a WordPiece tokenizer driven by hand, without the manager.</summary>
 /// <remarks>
 /// The work a direct caller does for sentence embeddings: tokenize with [CLS]/[SEP] (cut at the context), sort by length,
-/// pad each batch, run, mean-pool over the mask and L2-normalise. Runs on the session and tokenizer the manager loaded, so
+/// pad each run (up to <c>batchSize</c> texts and <c>batchTokens</c> padded tokens), run, mean-pool over the mask and L2-normalise. Runs on the session and tokenizer the manager loaded, so
 /// both sides use the same weights and threads.
 /// </remarks>
-internal sealed class DirectEncoder(InferenceSession session, BertTokenizer tokenizer, int contextLength, int batchSize)
+internal sealed class DirectEncoder(InferenceSession session, BertTokenizer tokenizer, int contextLength, int batchSize, int batchTokens)
 {
     public float[][] Embed(IReadOnlyList<string> texts)
     {
@@ -22,9 +22,16 @@ internal sealed class DirectEncoder(InferenceSession session, BertTokenizer toke
         }).ToArray();
         var order = Enumerable.Range(0, texts.Count).OrderBy(i => tokens[i].Length).ToArray();
         var vectors = new float[texts.Count][];
-        for (var start = 0; start < order.Length; start += batchSize)
+        for (var start = 0; start < order.Length;)
         {
-            var batch = order.Skip(start).Take(batchSize).ToArray();
+            var rows = 1;
+            while (start + rows < order.Length && rows < batchSize && (rows + 1) * tokens[order[start + rows]].Length <= batchTokens)
+            {
+                rows++;
+            }
+
+            var batch = order.Skip(start).Take(rows).ToArray();
+            start += rows;
             var length = batch.Max(i => tokens[i].Length);
             var ids = new long[batch.Length * length];
             var mask = new long[batch.Length * length];
