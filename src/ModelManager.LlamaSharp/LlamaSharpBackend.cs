@@ -69,18 +69,7 @@ internal sealed class LlamaSharpBackend : IModelBackend
             BatchSize = GgufMemoryEstimator.MicroBatch,
             UBatchSize = GgufMemoryEstimator.MicroBatch,
         };
-        if (settings.Threads is { } threads)
-        {
-            parameters.Threads = threads;
-            parameters.BatchThreads = threads;
-        }
-        else
-        {
-            // Batched steps (prompts, and every step with several concurrent requests) decode more than one token:
-            // give them every core. LLamaSharp's default, half the logical cores, left 8 batched agents at 1.8x one agent
-            // on 2 cores instead of 3x (see README, Benchmarks).
-            parameters.BatchThreads = Math.Max(1, Environment.ProcessorCount);
-        }
+        ApplyThreads(parameters, settings.Threads);
 
         LLamaWeights weights;
         try
@@ -109,6 +98,23 @@ internal sealed class LlamaSharpBackend : IModelBackend
         {
             weights.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>The configured <c>threads</c> for every decode, else llama.cpp's default for single tokens and every core for batches.</summary>
+    internal static void ApplyThreads(ModelParams parameters, int? threads)
+    {
+        if (threads is { } n)
+        {
+            parameters.Threads = n;
+            parameters.BatchThreads = n;
+        }
+        else
+        {
+            // Batched steps (prompts, and every step with several concurrent requests) decode more than one token:
+            // give them every core. LLamaSharp's default, half the logical cores, left 8 batched agents at 1.8x one agent
+            // on 2 cores instead of 3x (see README, Benchmarks).
+            parameters.BatchThreads = Math.Max(1, Environment.ProcessorCount);
         }
     }
 

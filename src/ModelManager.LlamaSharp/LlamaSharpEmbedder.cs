@@ -61,15 +61,7 @@ internal sealed class LlamaSharpEmbedder : IEmbeddingModelInstance, IDisposable
             Embeddings = true,
             PoolingType = info.Metadata.ContainsKey($"{info.Architecture}.pooling_type") ? LLamaPoolingType.Unspecified : LLamaPoolingType.Mean,
         };
-        if (settings.Threads is { } threads)
-        {
-            parameters.Threads = threads;
-            parameters.BatchThreads = threads;
-        }
-        else
-        {
-            parameters.BatchThreads = Math.Max(1, Environment.ProcessorCount);
-        }
+        LlamaSharpBackend.ApplyThreads(parameters, settings.Threads);
 
         LLamaEmbedder embedder;
         try
