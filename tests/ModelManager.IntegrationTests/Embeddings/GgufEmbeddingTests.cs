@@ -67,4 +67,47 @@ public sealed class GgufEmbeddingTests
         Assert.Equal(64, (await generator.GenerateAsync(["", "x\uD800y"])).First().Vector.Length);
         await Assert.ThrowsAsync<NotSupportedException>(() => generator.GenerateAsync(["x"], new EmbeddingGenerationOptions { Dimensions = 32 }));
     }
+
+    [Theory]
+    [InlineData("llama", true, false)]
+    [InlineData("bert", false, true)]
+    [InlineData("nomic-bert", false, true)]
+    [InlineData("llama", false, false)]
+    public void IsEmbeddingModel_ByPoolingTypeOrEncoderArchitecture(string architecture, bool poolingKey, bool encoder)
+    {
+        var metadata = new Dictionary<string, string> { ["general.architecture"] = architecture };
+        if (poolingKey)
+        {
+            metadata[$"{architecture}.pooling_type"] = "1";
+        }
+
+        var info = new GgufModelInfo
+        {
+            FilePath = "x.gguf",
+            FileSize = 0,
+            Version = 3,
+            Alignment = 32,
+            DataOffset = 0,
+            Architecture = architecture,
+            TensorBytes = 0,
+            Tensors = [],
+            Metadata = metadata,
+        };
+
+        Assert.Equal(poolingKey || encoder, LlamaSharpEmbedder.IsEmbeddingModel(info));
+    }
+
+    [SharedModelFact(Stories)]
+    public async Task DetectCapabilities_ChatGguf_IsChat_AndAnUnreadableFileDoesNotThrow()
+    {
+        var corrupt = Path.Combine(TestCache.NewScratchDirectory(), "bad.gguf");
+        await File.WriteAllBytesAsync(corrupt, [0x47, 0x47, 0x55, 0x58, 3, 0, 0, 0]);
+        var (services, manager) = GgufManagers.Create($$"""
+            { "max_memory_mb": 512, "models": [ {{GgufManagers.Stories("stories")}}, {{GgufManagers.Gguf("bad", corrupt)}}, {{GgufManagers.Gguf("missing", "/nonexistent/x.gguf")}} ] }
+            """);
+        await using var scope = services;
+
+        Assert.All(manager.GetModels(), m => Assert.Equal(ModelCapabilities.Chat, m.Capabilities));
+        Assert.All(manager.GetModels(), m => Assert.False(m.CapabilitiesDeclared));
+    }
 }
