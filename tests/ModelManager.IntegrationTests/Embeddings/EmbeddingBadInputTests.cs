@@ -165,4 +165,43 @@ public sealed class EmbeddingBadInputTests : IAsyncLifetime
         var error = await Assert.ThrowsAsync<ModelFormatException>(() => manager.GetEmbeddingGenerator("fifo").GenerateAsync(["x"]).WaitAsync(TimeSpan.FromSeconds(20)));
         Assert.Contains("FIFO", error.Message, StringComparison.OrdinalIgnoreCase);
     }
+
+    [SharedModelFact(EmbeddingManagers.MiniLmMarker)]
+    public async Task TokenizerJson_InsteadOfVocabTxt_GivesTheSameEmbeddings_AndABpeOneIsAFormatError()
+    {
+        var folder = TestCache.NewScratchDirectory();
+        File.CreateSymbolicLink(Path.Combine(folder, "model.onnx"), Path.Combine(EmbeddingManagers.MiniLm, "model.onnx"));
+        var vocab = new System.Text.Json.Nodes.JsonObject();
+        var lines = await File.ReadAllLinesAsync(Path.Combine(EmbeddingManagers.MiniLm, "vocab.txt"));
+        for (var i = 0; i < lines.Length; i++)
+        {
+            vocab[lines[i]] = i;
+        }
+
+        var json = new System.Text.Json.Nodes.JsonObject
+        {
+            ["normalizer"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "BertNormalizer", ["lowercase"] = true, ["strip_accents"] = null },
+            ["model"] = new System.Text.Json.Nodes.JsonObject { ["type"] = "WordPiece", ["unk_token"] = "[UNK]", ["vocab"] = vocab },
+        };
+        await File.WriteAllTextAsync(Path.Combine(folder, "tokenizer.json"), json.ToJsonString());
+        var bpe = TestCache.NewScratchDirectory();
+        File.CreateSymbolicLink(Path.Combine(bpe, "model.onnx"), Path.Combine(EmbeddingManagers.MiniLm, "model.onnx"));
+        File.CreateSymbolicLink(Path.Combine(bpe, "tokenizer.json"), Path.Combine(OnnxManagers.TinyGpt2, "tokenizer.json"));
+        var (services, manager) = EmbeddingManagers.Create($$"""
+            { "max_memory_mb": 1024, "models": [ {{EmbeddingManagers.Encoder("json", folder)}}, {{EmbeddingManagers.Encoder("bpe", bpe)}} ] }
+            """);
+        await using var scope = services;
+
+        string[] texts = ["A man is playing a guitar.", "Once upon a time", "Café au lait"];
+        var fromJson = await manager.GetEmbeddingGenerator("json").GenerateAsync(texts);
+        var fromVocab = await Generator.GenerateAsync(texts);
+        for (var i = 0; i < texts.Length; i++)
+        {
+            Assert.Equal(fromVocab[i].Vector.ToArray(), fromJson[i].Vector.ToArray());
+        }
+
+        var error = await Assert.ThrowsAsync<ModelFormatException>(() => manager.GetEmbeddingGenerator("bpe").GenerateAsync(["x"]));
+        Assert.Equal(Path.Combine(bpe, "tokenizer.json"), error.FilePath);
+        Assert.Contains("only WordPiece", error.Message, StringComparison.Ordinal);
+    }
 }
