@@ -204,4 +204,22 @@ public sealed class EmbeddingBadInputTests : IAsyncLifetime
         Assert.Equal(Path.Combine(bpe, "tokenizer.json"), error.FilePath);
         Assert.Contains("only WordPiece", error.Message, StringComparison.Ordinal);
     }
+
+    [SharedModelFact(EmbeddingManagers.MiniLmMarker)]
+    public async Task ModelOnnx_OverItsCap_IsRefusedByItsSize_BeforeItIsRead()
+    {
+        var folder = TestCache.NewScratchDirectory();
+        File.CreateSymbolicLink(Path.Combine(folder, "vocab.txt"), Path.Combine(EmbeddingManagers.MiniLm, "vocab.txt"));
+        await using (var sparse = new FileStream(Path.Combine(folder, "model.onnx"), FileMode.CreateNew))
+        {
+            sparse.SetLength(3L << 30); // 3 GB of holes: over the 2 GB cap, and nothing to read
+        }
+
+        var (services, manager) = EmbeddingManagers.Create($$"""{ "max_memory_mb": 1024, "models": [ {{EmbeddingManagers.Encoder("huge", folder)}} ] }""");
+        await using var scope = services;
+
+        var error = await Assert.ThrowsAsync<ModelFormatException>(() => manager.GetEmbeddingGenerator("huge").GenerateAsync(["x"]).WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(Path.Combine(folder, "model.onnx"), error.FilePath);
+        Assert.Contains("over the cap", error.Message, StringComparison.Ordinal);
+    }
 }
