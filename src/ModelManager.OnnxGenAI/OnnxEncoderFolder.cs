@@ -279,7 +279,7 @@ internal sealed class OnnxEncoderFolder
 
     /// <summary>The context length of a request: the configured one, else the folder's <c>max_seq_length</c>, else 256.</summary>
     public int ContextLength(ModelDescriptor model) =>
-        model.ContextLength ?? Math.Min(MaxSequenceLength ?? DefaultContextLength, MaxContextLength);
+        model.ContextLength ?? Math.Clamp(MaxSequenceLength ?? DefaultContextLength, 3, MaxContextLength);
 
     internal static ModelFormatException Error(string file, string message, string modelName, Exception? inner = null) =>
         new(file, string.Create(CultureInfo.InvariantCulture, $"{message} (model '{modelName}')"), modelName: modelName, innerException: inner);

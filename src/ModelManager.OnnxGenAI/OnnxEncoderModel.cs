@@ -245,7 +245,7 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
     /// <summary>The word pieces of <paramref name="text"/> with <c>[CLS]</c> and <c>[SEP]</c>, cut to the context length.</summary>
     internal int[] Tokenize(string text)
     {
-        var pieces = _tokenizer.EncodeToIds(ReplaceLoneSurrogates(text), _contextLength - 2, addSpecialTokens: false, out _, out _,
+        var pieces = _tokenizer.EncodeToIds(ReplaceLoneSurrogates(CutAfterWords(text, _contextLength)), _contextLength - 2, addSpecialTokens: false, out _, out _,
             considerPreTokenization: true, considerNormalization: true);
         var ids = new int[pieces.Count + 2];
         ids[0] = _tokenizer.ClassificationTokenId;
@@ -256,6 +256,25 @@ internal sealed class OnnxEncoderModel : IModelInstance, IEmbeddingModelInstance
 
         ids[^1] = _tokenizer.SeparatorTokenId;
         return ids;
+    }
+
+    /// <summary>
+    /// The text up to its (<paramref name="words"/> + 1)-th word, the white space before it kept: every word gives at least one word
+    /// piece and none depends on the text after it, so the first <paramref name="words"/> pieces are the same, and a text
+    /// of megabytes costs no more than its head to tokenize.
+    /// </summary>
+    internal static string CutAfterWords(string text, int words)
+    {
+        var seen = 0;
+        for (var i = 0; i < text.Length; i++)
+        {
+            if (!char.IsWhiteSpace(text[i]) && (i == 0 || char.IsWhiteSpace(text[i - 1])) && ++seen > words)
+            {
+                return text[..i];
+            }
+        }
+
+        return text;
     }
 
     /// <summary>Unicode normalisation throws on invalid UTF-16; a lone surrogate becomes U+FFFD, as an invalid byte does in UTF-8 decoding.</summary>

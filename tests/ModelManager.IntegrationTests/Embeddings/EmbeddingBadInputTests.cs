@@ -60,6 +60,22 @@ public sealed class EmbeddingBadInputTests : IAsyncLifetime
 
         Assert.Equal(2 * 256, result.Usage!.InputTokenCount); // context_length 256: [CLS] + 254 word pieces + [SEP], each
         Assert.Equal(result[0].Vector.ToArray(), result[1].Vector.ToArray()); // the tail beyond the cut changes nothing
+
+        // Twenty million characters (words, then a long run of spaces and one more word) embed as their head does.
+        var huge = string.Concat(Enumerable.Repeat(text + " ", 2000)) + new string(' ', 1000) + "tail";
+        var head = (await Generator.GenerateAsync([huge])).Single();
+        Assert.Equal(result[0].Vector.ToArray(), head.Vector.ToArray());
+    }
+
+    [Theory]
+    [InlineData("a b c d", 2, "a b ")]
+    [InlineData("  a   b  ", 2, "  a   b  ")]
+    [InlineData("a\tb\nc", 1, "a\t")]
+    [InlineData("", 3, "")]
+    [InlineData("one two", 1, "one ")]
+    public void CutAfterWords_KeepsTheFirstWordsAndTheirSpacing(string text, int words, string expected)
+    {
+        Assert.Equal(expected, OnnxEncoderModel.CutAfterWords(text, words));
     }
 
     [SharedModelFact(EmbeddingManagers.MiniLmMarker)]
