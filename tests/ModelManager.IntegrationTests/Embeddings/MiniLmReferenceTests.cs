@@ -76,4 +76,13 @@ public sealed class MiniLmReferenceTests : IAsyncLifetime
             Assert.True(EmbeddingManagers.Cosine(single, batch[i]) > 0.99999, $"text {i}: padding changed its embedding");
         }
     }
+
+    [SharedModelFact(EmbeddingManagers.MiniLmMarker)]
+    public async Task Tokenizer_LowerCasesAndStripsAccents_AsBertBaseUncased()
+    {
+        var e = await Generator.GenerateAsync(["Café Läuft NAÏVE", "cafe lauft naive", "cafe lauft naive!"]);
+
+        Assert.Equal(e[1].Vector.ToArray(), e[0].Vector.ToArray());
+        Assert.NotEqual(e[1].Vector.ToArray(), e[2].Vector.ToArray());
+    }
 }
