@@ -25,7 +25,7 @@ public static class ModelServerApp
           --urls URL      where to listen (default http://127.0.0.1:5000, loopback only)
           MODELSERVER_API_KEY (environment)   when set, every /v1 request needs "Authorization: Bearer <key>"
 
-        Endpoints: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, GET /v1/status, GET /health
+        Endpoints: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/status, GET /health
         """;
 
     /// <summary>Creates the app from command-line <paramref name="args"/>; <paramref name="configure"/> may add services or backends (tests add the fake backend).</summary>
@@ -64,13 +64,14 @@ public static class ModelServerApp
         app.MapGet("/v1/models/{**id}", ModelsEndpoint.Get);
         app.MapPost("/v1/chat/completions", new ChatCompletionsEndpoint().HandleAsync);
         app.MapPost("/v1/completions", new CompletionsEndpoint().HandleAsync);
+        app.MapPost("/v1/embeddings", EmbeddingsEndpoint.HandleAsync);
         app.MapGet("/v1/status", StatusEndpoint.Get);
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthEndpoint.WriteAsync });
         app.MapFallback("/v1/{**path}", (HttpContext context) =>
         {
             // A known URL asked with the wrong method is 405 with the methods it takes, as HTTP says; anything else is unknown.
             var path = context.Request.Path.Value ?? "";
-            var allowed = path is "/v1/chat/completions" or "/v1/completions" ? "POST"
+            var allowed = path is "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" ? "POST"
                 : path is "/v1/models" or "/v1/status" || path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "GET"
                 : null;
             if (allowed is not null)

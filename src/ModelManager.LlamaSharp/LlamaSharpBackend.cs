@@ -35,7 +35,23 @@ internal sealed class LlamaSharpBackend : IModelBackend
     {
         var info = ReadHeader(model);
         var settings = LlamaSharpModelSettings.From(model, info, _options);
-        return ValueTask.FromResult(GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel));
+        var embedding = model.Capabilities.HasFlag(ModelCapabilities.Embeddings) ? LlamaSharpEmbedder.ContextBytes(info, settings) : 0;
+        return ValueTask.FromResult(GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel) + embedding);
+    }
+
+    /// <summary>An embedding GGUF (a pooling type, an encoder architecture) serves embeddings; any other chat (set <c>capabilities</c> to embed with it too).</summary>
+    public ModelCapabilities DetectCapabilities(ModelDescriptor model)
+    {
+        try
+        {
+            return model.Path is not null && File.Exists(model.Path) && LlamaSharpEmbedder.IsEmbeddingModel(ReadHeader(model))
+                ? ModelCapabilities.Embeddings
+                : ModelCapabilities.Chat;
+        }
+        catch (Exception e) when (e is ModelLoadException or IOException or UnauthorizedAccessException or UnreadableFileException)
+        {
+            return ModelCapabilities.Chat; // the load reports what is wrong with the file
+        }
     }
 
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
@@ -53,18 +69,7 @@ internal sealed class LlamaSharpBackend : IModelBackend
             BatchSize = GgufMemoryEstimator.MicroBatch,
             UBatchSize = GgufMemoryEstimator.MicroBatch,
         };
-        if (settings.Threads is { } threads)
-        {
-            parameters.Threads = threads;
-            parameters.BatchThreads = threads;
-        }
-        else
-        {
-            // Batched steps (prompts, and every step with several concurrent requests) decode more than one token:
-            // give them every core. LLamaSharp's default, half the logical cores, left 8 batched agents at 1.8x one agent
-            // on 2 cores instead of 3x (see README, Benchmarks).
-            parameters.BatchThreads = Math.Max(1, Environment.ProcessorCount);
-        }
+        ApplyThreads(parameters, settings.Threads);
 
         LLamaWeights weights;
         try
@@ -80,13 +85,48 @@ internal sealed class LlamaSharpBackend : IModelBackend
 
         try
         {
-            var instance = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
+            IModelInstance instance = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
+            if (model.Capabilities.HasFlag(ModelCapabilities.Embeddings))
+            {
+                instance = await WithEmbedderAsync(model, info, settings, weights, instance).ConfigureAwait(false);
+            }
+
             progress?.Report(1);
             return instance;
         }
         catch
         {
             weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The configured <c>threads</c> for every decode, else llama.cpp's default for single tokens and every core for batches.</summary>
+    internal static void ApplyThreads(ModelParams parameters, int? threads)
+    {
+        if (threads is { } n)
+        {
+            parameters.Threads = n;
+            parameters.BatchThreads = n;
+        }
+        else
+        {
+            // Batched steps (prompts, and every step with several concurrent requests) decode more than one token:
+            // give them every core. LLamaSharp's default, half the logical cores, left 8 batched agents at 1.8x one agent
+            // on 2 cores instead of 3x (see README, Benchmarks).
+            parameters.BatchThreads = Math.Max(1, Environment.ProcessorCount);
+        }
+    }
+
+    private static async Task<IModelInstance> WithEmbedderAsync(ModelDescriptor model, GgufModelInfo info, LlamaSharpModelSettings settings, LLamaWeights weights, IModelInstance chat)
+    {
+        try
+        {
+            return new LlamaSharpEmbeddingModel(chat, LlamaSharpEmbedder.Create(model, info, settings, weights), LlamaSharpEmbedder.ContextBytes(info, settings));
+        }
+        catch
+        {
+            await chat.DisposeAsync().ConfigureAwait(false); // it owns the weights now
             throw;
         }
     }

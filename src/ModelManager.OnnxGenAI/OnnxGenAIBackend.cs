@@ -4,7 +4,7 @@ using Microsoft.Extensions.Options;
 
 namespace ModelManager;
 
-/// <summary>Type <c>huggingface</c> (alias <c>onnx</c>): checks the model folder in managed code, then loads it through ONNX Runtime GenAI.</summary>
+/// <summary>Type <c>huggingface</c> (alias <c>onnx</c>): checks the model folder in managed code, then loads it through ONNX Runtime GenAI, or, for an encoder folder, ONNX Runtime.</summary>
 /// <remarks>
 /// Thread-safe. Estimates and folder checks run concurrently; native loads are serialised process-wide so that the memory
 /// growth measured around each belongs to it. The backend holds a reference on the process-wide runtime from its first
@@ -26,12 +26,32 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
 
     public IReadOnlyList<string> Types { get; } = ["huggingface", "onnx"];
 
-    public IReadOnlyCollection<string> SettingKeys { get; } = OnnxGenAIModelSettings.Keys;
+    public IReadOnlyCollection<string> SettingKeys { get; } = [.. OnnxGenAIModelSettings.Keys, .. OnnxEncoderSettings.Keys];
 
-    public void Validate(ModelDescriptor model, ModelValidationContext context) => OnnxGenAIModelSettings.Validate(model, context);
+    public void Validate(ModelDescriptor model, ModelValidationContext context)
+    {
+        if (OnnxEncoderFolder.IsEncoderFolder(model.Path))
+        {
+            OnnxEncoderSettings.Validate(model, context);
+            return;
+        }
+
+        OnnxGenAIModelSettings.Validate(model, context);
+    }
+
+    /// <summary>An encoder folder (<c>model.onnx</c> and a vocabulary, no <c>genai_config.json</c>) serves embeddings only; any other folder chat.</summary>
+    public ModelCapabilities DetectCapabilities(ModelDescriptor model) =>
+        OnnxEncoderFolder.IsEncoderFolder(model.Path) ? ModelCapabilities.Embeddings : ModelCapabilities.Chat;
 
     public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken)
     {
+        if (OnnxEncoderFolder.IsEncoderFolder(model.Path))
+        {
+            var encoder = OnnxEncoderFolder.Read(model);
+            var encoderSettings = OnnxEncoderSettings.From(model, encoder);
+            return ValueTask.FromResult(OnnxEncoderModel.Estimate(encoder, encoderSettings.ContextLength, encoderSettings.BatchSize, encoderSettings.BatchTokens));
+        }
+
         var folder = OnnxModelFolder.Read(model);
         var settings = OnnxGenAIModelSettings.From(model, folder, _options);
         return ValueTask.FromResult(Estimate(folder, settings));
@@ -39,6 +59,11 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
 
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
     {
+        if (OnnxEncoderFolder.IsEncoderFolder(model.Path))
+        {
+            return await LoadEncoderAsync(model, progress, cancellationToken).ConfigureAwait(false);
+        }
+
         // The managed checks are the gate: ONNX Runtime sees only folders whose files exist and whose config parses.
         var folder = OnnxModelFolder.Read(model);
         var settings = OnnxGenAIModelSettings.From(model, folder, _options);
@@ -59,6 +84,27 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
 
         progress?.Report(1);
         return instance;
+    }
+
+    private async Task<IModelInstance> LoadEncoderAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
+    {
+        var folder = OnnxEncoderFolder.Read(model);
+        var settings = OnnxEncoderSettings.From(model, folder);
+        progress?.Report(0.05);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed), this);
+        await OgaRuntime.LoadGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var instance = await Task.Run(() => OnnxEncoderModel.Load(model, folder, settings.ContextLength, settings.BatchSize, settings.BatchTokens, settings.Threads, _logger), CancellationToken.None)
+                .ConfigureAwait(false);
+            progress?.Report(1);
+            return instance;
+        }
+        finally
+        {
+            OgaRuntime.LoadGate.Release();
+        }
     }
 
     /// <summary>Releases the backend's reference on the runtime; it shuts down once every model is gone too.</summary>

@@ -10,4 +10,7 @@ internal static partial class OnnxGenAILog
 
     [LoggerMessage(3001, LogLevel.Warning, "The chat template in the tokenizer of model {Model} failed on a two-message probe, so chat uses the plain format: {Reason}")]
     public static partial void TokenizerTemplateUnusable(ILogger logger, string model, string reason);
+
+    [LoggerMessage(3002, LogLevel.Debug, "ONNX encoder {Model} loaded in {DurationMs:F0} ms: {Dimensions} dimensions, context {Context}, batch {BatchSize}; process grew by {GrowthMb:F1} MB, ONNX files {FilesMb:F1} MB")]
+    public static partial void EncoderLoaded(ILogger logger, string model, double durationMs, int dimensions, int context, int batchSize, double growthMb, double filesMb);
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Http.Resilience;
 using Microsoft.Extensions.Logging;
 using OpenAI;
 using OpenAI.Chat;
+using OpenAI.Embeddings;
 using OpenAI.Models;
 using Polly;
 using Polly.Retry;
@@ -56,6 +57,7 @@ internal sealed class OpenAIEndpoint : IDisposable
         var key = settings.ApiKey?.Reveal() ?? NoAuthorizationPolicy.Placeholder;
         Chat = new ChatClient(settings.RemoteModel, new ApiKeyCredential(key), chatOptions).AsIChatClient();
         Models = new OpenAIModelClient(new ApiKeyCredential(key), checkOptions);
+        Embeddings = new EmbeddingClient(settings.RemoteModel, new ApiKeyCredential(key), chatOptions).AsIEmbeddingGenerator();
     }
 
     /// <summary>The base URL, including <c>/v1</c>.</summary>
@@ -79,12 +81,16 @@ internal sealed class OpenAIEndpoint : IDisposable
     /// <summary>The chat client (M.E.AI over the official SDK).</summary>
     public IChatClient Chat { get; }
 
+    /// <summary>The embedding generator (<c>/v1/embeddings</c>; M.E.AI over the official SDK).</summary>
+    public IEmbeddingGenerator<string, Embedding<float>> Embeddings { get; }
+
     /// <summary>The models client, for the reachability check.</summary>
     public OpenAIModelClient Models { get; }
 
     public void Dispose()
     {
         Chat.Dispose();
+        Embeddings.Dispose();
         _http.Dispose();
     }
 

@@ -12,7 +12,7 @@ namespace ModelManager;
 /// Thread-safe: calls run concurrently on the SDK's clients. Owns its endpoints' HttpClients and disposes them on unload.
 /// A call fails over to the next endpoint only before any text or tool call has been returned; after that a failure ends the call.
 /// </remarks>
-internal sealed class OpenAIModel : IModelInstance
+internal sealed class OpenAIModel : IModelInstance, IEmbeddingModelInstance
 {
     // OpenAI's own API accepts at most four stop sequences; the rest are applied locally.
     private const int MaxRemoteStops = 4;
@@ -48,6 +48,52 @@ internal sealed class OpenAIModel : IModelInstance
     /// </remarks>
     public IAsyncEnumerable<GenerationUpdate> ChatAsync(IReadOnlyList<ChatMessage> messages, GenerationOptions options, CancellationToken cancellationToken) =>
         StreamAsync(messages, options, cancellationToken);
+
+    /// <summary>Unknown until the server answers: a remote model's size is its own.</summary>
+    public int? Dimensions => null;
+
+    /// <summary>
+    /// <c>POST {endpoint}/embeddings</c> with every value in one request, failing over to the next endpoint as chat calls do;
+    /// <c>dimensions</c> is sent (the server refuses a size its model cannot make). Usage is the server's <c>prompt_tokens</c>.
+    /// </summary>
+    public async Task<GeneratedEmbeddings<Embedding<float>>> EmbedAsync(IReadOnlyList<string> values, int? dimensions, CancellationToken cancellationToken)
+    {
+        var options = dimensions is { } d ? new EmbeddingGenerationOptions { Dimensions = d } : null;
+        var failures = new List<ModelEndpointException>();
+        for (var i = 0; i < _endpoints.Length; i++)
+        {
+            var endpoint = _endpoints[i];
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(endpoint.CallBudget);
+            try
+            {
+                var result = await endpoint.Embeddings.GenerateAsync(values, options, limit.Token).ConfigureAwait(false);
+                foreach (var embedding in result)
+                {
+                    embedding.AdditionalProperties ??= [];
+                    embedding.AdditionalProperties["remote_model"] = embedding.ModelId ?? _settings.RemoteModel;
+                }
+
+                return result;
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                var stalled = limit.IsCancellationRequested && ex is OperationCanceledException ? endpoint.CallBudget : (TimeSpan?)null;
+                var failure = EndpointErrors.Classify(ex, _model.Name, endpoint, _settings.Secrets, stalled, midStream: false);
+                failures.Add(failure);
+                if (!EndpointErrors.ShouldFailOver(failure) || i == _endpoints.Length - 1)
+                {
+                    break;
+                }
+
+                OpenAILog.FailingOver(_logger, _model.Name, endpoint.Url, failure.Kind, failure.Message);
+            }
+        }
+
+        var error = Combine(failures);
+        OpenAILog.CallFailed(_logger, _model.Name, error.Message);
+        throw error;
+    }
 
     /// <summary>Checks that at least one endpoint answers <c>GET {endpoint}/models</c>, trying them in order.</summary>
     /// <exception cref="ModelEndpointException">No endpoint answered.</exception>

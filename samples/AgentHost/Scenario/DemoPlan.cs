@@ -24,6 +24,12 @@ public sealed record DemoPlan
     /// <summary>The reviewer's configured model, which cannot load.</summary>
     public required string BrokenModel { get; init; }
 
+    /// <summary>The retrieval step's embedding model (the memory agent's).</summary>
+    public required string EmbeddingModel { get; init; }
+
+    /// <summary>True when <see cref="EmbeddingModel"/> is the real all-MiniLM-L6-v2 (its nearest note means something).</summary>
+    public required bool RealEmbeddings { get; init; }
+
     /// <summary>The coder model's <c>max_idle_time</c> in seconds.</summary>
     public required double IdleSeconds { get; init; }
 

@@ -12,8 +12,20 @@ public sealed class DemoScenario(
     CodebaseExpertAgent expert,
     SummarizerAgent summarizer,
     CodeGeneratorAgent generator,
-    ReviewerAgent reviewer)
+    ReviewerAgent reviewer,
+    RetrievalAgent retrieval)
 {
+    /// <summary>The retrieval agent's notes; the question below is about the first.</summary>
+    private static readonly string[] Notes =
+    [
+        "When memory runs short, the manager evicts the least important idle model first.",
+        "A man is playing a guitar.",
+        "The stock market fell sharply today.",
+        "Once upon a time, there was a little girl named Lily.",
+    ];
+
+    private const string Question = "Which model is evicted when memory runs short?";
+
     private readonly List<(string Description, bool Passed)> _checks = [];
 
     /// <summary>Runs every step and returns 0 when each behaved as the demo expects, else 1.</summary>
@@ -25,6 +37,7 @@ public sealed class DemoScenario(
         await EvictForCapacityAsync(cancellationToken);
         await UnloadWhenIdleAsync(cancellationToken);
         await AnswerInShapeAsync(cancellationToken);
+        await RetrieveThenAnswerAsync(cancellationToken);
         return ShowFinalState();
     }
 
@@ -49,13 +62,13 @@ public sealed class DemoScenario(
             ]),
             1, 2);
 
-        Agent[] agents = [expert, summarizer, generator, reviewer];
+        Agent[] agents = [expert, summarizer, generator, reviewer, retrieval];
         var fallbacks = manager.GetModels().ToDictionary(m => m.Name, m => m.Fallbacks);
         console.Table("Agents: which agent uses which model",
             ["Agent", "Model", "Fallbacks", "Job", "Receives"],
             agents.Select(a => (IReadOnlyList<string>)
             [
-                a.Name, a.ConfiguredModel ?? "?",
+                a.Name, a == retrieval ? $"{a.ConfiguredModel} + {retrieval.EmbeddingModel}" : a.ConfiguredModel ?? "?",
                 a.ConfiguredModel is { } m && fallbacks.TryGetValue(m, out var f) && f.Count > 0 ? string.Join(", ", f) : "-",
                 a.Job, a.Injection,
             ]));
@@ -163,13 +176,37 @@ public sealed class DemoScenario(
             asked == 1 && call?.CallId == result?.CallId && !string.IsNullOrWhiteSpace(answered.Text));
     }
 
+    private async Task RetrieveThenAnswerAsync(CancellationToken cancellationToken)
+    {
+        console.Section($"6. Embeddings in the same budget: {retrieval.Name} finds a note with {plan.EmbeddingModel}, then asks {plan.SharedModel}");
+        var estimate = plan.Models.First(m => m.Name == plan.EmbeddingModel).EstimatedBytes ?? 0;
+        console.Note($"{plan.EmbeddingModel} (priority 3) needs ~{AgentConsole.FormatMb(estimate)}; it loads like any model, on the first embedding call");
+        RetrievalAgent.Retrieval? found = null;
+        await console.RunWithLoadProgressAsync(async () => found = await retrieval.AskAsync(Notes, Question, plan.MaxTokens, cancellationToken));
+        var r = found!;
+        console.MarkupLine($"  [aqua]{retrieval.Name,-20}[/] <- [bold]{AgentConsole.Esc(r.EmbeddingModel)}[/] [grey]{r.EmbeddingTime.TotalSeconds.ToString("F2", CultureInfo.InvariantCulture)} s, " +
+                           $"{r.Texts} texts in one call, {r.Dimensions} dimensions, {r.Tokens?.ToString(CultureInfo.InvariantCulture) ?? "?"} tok[/]");
+        console.MarkupLine($"  nearest note to \"{AgentConsole.Esc(Question)}\" (cosine {r.Scores[r.Best].ToString("F3", CultureInfo.InvariantCulture)}): \"{AgentConsole.Esc(Notes[r.Best])}\"");
+        console.AgentResult(r.Answer);
+        var memory = manager.GetMemoryUsage();
+        console.MarkupLine($"  in memory now: {string.Join(", ", memory.Models.Select(m => $"{m.Key} {AgentConsole.FormatMb(m.Value.ChargedBytes)}"))}" +
+                           $" = {AgentConsole.FormatMb(memory.TotalBytes)} of {AgentConsole.FormatMb(memory.LimitBytes)}");
+        Check($"{r.EmbeddingModel} embedded {r.Texts} texts in one call and {r.Answer.Model} answered, both held in one budget ({AgentConsole.FormatMb(memory.TotalBytes)} of {AgentConsole.FormatMb(memory.LimitBytes)})",
+            r.EmbeddingModel == plan.EmbeddingModel && r.Answer.Model == plan.SharedModel && memory.Models.ContainsKey(plan.EmbeddingModel)
+            && memory.Models.ContainsKey(plan.SharedModel) && memory.TotalBytes <= memory.LimitBytes);
+        if (plan.RealEmbeddings)
+        {
+            Check($"the nearest note to the question is the one about eviction (cosine {r.Scores[0].ToString("F3", CultureInfo.InvariantCulture)}, next best {r.Scores.Skip(1).Max().ToString("F3", CultureInfo.InvariantCulture)})", r.Best == 0);
+        }
+    }
+
     private int ShowFinalState()
     {
-        console.Section("6. Final state");
+        console.Section("7. Final state");
         console.StatsTable(manager.GetModelStats());
         console.MemoryTable(manager.GetMemoryUsage());
 
-        foreach (var model in new[] { plan.SharedModel, plan.ReviewerModel, plan.CoderModel })
+        foreach (var model in new[] { plan.SharedModel, plan.ReviewerModel, plan.CoderModel, plan.EmbeddingModel })
         {
             Check($"load progress reported up to 100% for {model}", events.ProgressCompleted(model));
         }

@@ -11,16 +11,17 @@ public static class DemoSetup
     public static async Task<DemoPlan> PrepareAsync(AgentHostOptions options, AgentConsole console, CancellationToken cancellationToken)
     {
         var fake = options.Backend == "fake";
-        var coderMb = options.IsShort ? 8 : 40;
-        var reviewerMb = options.IsShort ? 12 : 60;
+        var coderMb = options.IsShort ? 8 : 64;
+        var reviewerMb = options.IsShort ? 12 : 96;
         var idleSeconds = options.IsShort ? 2 : 3;
         var runDirectory = SampleFiles.NewRunDirectory();
         var configPath = Path.Combine(runDirectory, "config.json");
 
-        string shared;
+        string shared, memory;
         string coder = $"coder-{coderMb}m", reviewer = $"reviewer-{reviewerMb}m", broken = "reviewer-q4";
         string? cache = null;
-        JsonObject sharedJson, coderJson, reviewerJson, brokenJson;
+        var realEmbeddings = false;
+        JsonObject sharedJson, coderJson, reviewerJson, brokenJson, memoryJson;
         var sources = new Dictionary<string, string>();
         if (fake)
         {
@@ -29,7 +30,10 @@ public static class DemoSetup
             coderJson = Fake(coder, coderMb, priority: 2, idle: idleSeconds);
             brokenJson = Fake(broken, reviewerMb, priority: 3, idle: 0, fail: true);
             reviewerJson = Fake(reviewer, reviewerMb, priority: 5, idle: 0);
-            foreach (var name in new[] { shared, coder, reviewer })
+            memory = "memory-fake-4m";
+            memoryJson = Fake(memory, 4, priority: 3, idle: 0);
+            memoryJson["capabilities"] = new JsonArray("embeddings");
+            foreach (var name in new[] { shared, coder, reviewer, memory })
             {
                 sources[name] = "fake: a block of native memory";
             }
@@ -67,6 +71,34 @@ public static class DemoSetup
             coderJson = Gguf(coder, coderPath, priority: 2, idle: idleSeconds, parallel: 1);
             brokenJson = Gguf(broken, "reviewer-q4.gguf", priority: 3, idle: 0, parallel: 1);
             reviewerJson = Gguf(reviewer, reviewerPath, priority: 5, idle: 0, parallel: 1);
+
+            // The retrieval step's embedding model: the real MiniLM encoder when it is there (not in the short scenario,
+            // whose budget is too small for it), else a small synthetic GGUF asked for embeddings (its vectors are noise).
+            var minilm = options.IsShort ? null : SampleFiles.FindSharedModel(Path.Combine("all-MiniLM-L6-v2", "model.onnx"));
+            if (minilm is not null)
+            {
+                memory = "all-MiniLM-L6-v2";
+                realEmbeddings = true;
+                memoryJson = new JsonObject
+                {
+                    ["name"] = memory,
+                    ["type"] = "onnx",
+                    ["path"] = Path.GetDirectoryName(minilm),
+                    ["context_length"] = 128,
+                    ["batch_size"] = 2,
+                    ["memory_priority"] = 3,
+                    ["max_idle_time"] = 0.0,
+                };
+                sources[memory] = Path.GetDirectoryName(minilm)!;
+            }
+            else
+            {
+                memory = "memory-4m";
+                var memoryPath = Synthetic(cache, 4, seed: 4, console);
+                memoryJson = Gguf(memory, memoryPath, priority: 3, idle: 0, parallel: 1, context: 128);
+                memoryJson["capabilities"] = new JsonArray("embeddings");
+                sources[memory] = $"{Path.GetFileName(memoryPath)} (synthetic, asked for embeddings)";
+            }
         }
 
         brokenJson["fallbacks"] = new JsonArray(reviewer);
@@ -74,23 +106,32 @@ public static class DemoSetup
         {
             ["max_memory_mb"] = budgetMb,
             ["load_wait_timeout"] = 10,
-            ["models"] = new JsonArray(sharedJson.DeepClone(), coderJson.DeepClone(), brokenJson.DeepClone(), reviewerJson.DeepClone()),
+            ["models"] = new JsonArray(sharedJson.DeepClone(), coderJson.DeepClone(), brokenJson.DeepClone(), reviewerJson.DeepClone(), memoryJson.DeepClone()),
             ["agents"] = new JsonObject
             {
                 [nameof(CodebaseExpertAgent)] = new JsonObject { ["model"] = shared },
                 [nameof(SummarizerAgent)] = new JsonObject { ["model"] = shared },
                 [nameof(CodeGeneratorAgent)] = new JsonObject { ["model"] = coder },
                 [nameof(ReviewerAgent)] = new JsonObject { ["model"] = broken },
+                [nameof(RetrievalAgent)] = new JsonObject { ["model"] = shared },
+                [MemoryAgent.Key] = new JsonObject { ["model"] = memory },
             },
         };
 
         // Ask the backends what each model will cost, then pick a budget that holds the shared model with either
-        // big one but not with both: loading the second one must evict the first.
+        // big one but not with both: loading the second one must evict the first. The retrieval step later needs the
+        // shared model and the embedding model together, once the big ones are gone.
         await WriteAsync(configPath, Config(64 * 1024), cancellationToken);
         var estimates = await EstimateAsync(configPath, cancellationToken);
         long Cost(string name) => estimates[name].Bytes ?? throw new InvalidOperationException($"The demo could not estimate '{name}': {estimates[name].Error}");
-        long s = Cost(shared), c = Cost(coder), r = Cost(reviewer);
+        long s = Cost(shared), c = Cost(coder), r = Cost(reviewer), e = Cost(memory);
         var budgetMb = (long)Math.Round((Math.Max(s + c, s + r) + (s + c + r)) / 2.0 / Mb);
+        budgetMb = Math.Max(budgetMb, (long)Math.Ceiling((s + e) / (double)Mb) + 1);
+        if (budgetMb * Mb >= s + c + r)
+        {
+            throw new InvalidOperationException($"The demo's budget ({budgetMb} MB) would hold {shared}, {coder} and {reviewer} together; the eviction step needs less.");
+        }
+
         await WriteAsync(configPath, Config(budgetMb), cancellationToken);
 
         DemoModel Row(JsonObject m) => new(
@@ -106,10 +147,12 @@ public static class DemoSetup
             CoderModel = coder,
             ReviewerModel = reviewer,
             BrokenModel = broken,
+            EmbeddingModel = memory,
+            RealEmbeddings = realEmbeddings,
             IdleSeconds = idleSeconds,
             MaxTokens = options.IsShort ? 24 : 64,
             BudgetMb = budgetMb,
-            Models = [Row(sharedJson), Row(coderJson), Row(brokenJson), Row(reviewerJson)],
+            Models = [Row(sharedJson), Row(coderJson), Row(brokenJson), Row(reviewerJson), Row(memoryJson)],
         };
     }
 

@@ -5,9 +5,12 @@ using Microsoft.Extensions.AI;
 
 namespace ModelManager;
 
-/// <summary>A loaded fake model: a block of touched native memory and a deterministic word generator.</summary>
-internal sealed unsafe class FakeModelInstance : IModelInstance
+/// <summary>A loaded fake model: a block of touched native memory, a deterministic word generator and, when its capabilities say so, bag-of-words embeddings.</summary>
+internal sealed unsafe class FakeModelInstance : IModelInstance, IEmbeddingModelInstance
 {
+    /// <summary>The length of a fake embedding.</summary>
+    internal const int EmbeddingDimensions = 8;
+
     private static readonly string[] Words =
     [
         "the", "model", "manager", "keeps", "memory", "inside", "its", "budget", "and", "shares", "one", "copy",
@@ -37,6 +40,52 @@ internal sealed unsafe class FakeModelInstance : IModelInstance
     }
 
     public long MemoryBytes => _bytes;
+
+    public int? Dimensions => EmbeddingDimensions;
+
+    /// <summary>The embedder only for a model whose capabilities include embeddings, as a real backend would answer.</summary>
+    public object? GetService(Type serviceType, object? serviceKey = null) =>
+        serviceKey is not null || serviceType is null ? null
+        : serviceType == typeof(IEmbeddingModelInstance) ? (_model.Capabilities.HasFlag(ModelCapabilities.Embeddings) ? this : null)
+        : serviceType.IsInstanceOfType(this) ? this
+        : null;
+
+    /// <summary>Each word (split on white space) adds 1 to one of 8 dimensions chosen by its hash; the sum is L2-normalised. Usage counts the words.</summary>
+    public Task<GeneratedEmbeddings<Embedding<float>>> EmbedAsync(IReadOnlyList<string> values, int? dimensions, CancellationToken cancellationToken)
+    {
+        if (dimensions is { } asked && asked != EmbeddingDimensions)
+        {
+            throw new NotSupportedException($"EmbeddingGenerationOptions.Dimensions = {asked} is not supported by model '{_model.Name}': its vectors have a fixed {EmbeddingDimensions} dimensions.");
+        }
+
+        Interlocked.Increment(ref _activeCalls);
+        try
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+            var result = new GeneratedEmbeddings<Embedding<float>>(values.Count);
+            long words = 0;
+            foreach (var value in values)
+            {
+                var vector = new float[EmbeddingDimensions];
+                foreach (var word in value.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
+                {
+                    vector[(int)(Seed(_model.Name, word) % EmbeddingDimensions)] += 1;
+                    words++;
+                }
+
+                var norm = MathF.Sqrt(vector.Sum(v => v * v));
+                result.Add(new Embedding<float>(norm > 0 ? vector.Select(v => v / norm).ToArray() : vector));
+            }
+
+            result.Usage = new UsageDetails { InputTokenCount = words, TotalTokenCount = words };
+            return Task.FromResult(result);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _activeCalls);
+        }
+    }
 
     public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
         RunAsync(prompt, options, cancellationToken);

@@ -20,6 +20,10 @@ public interface IModelBackend
     /// <summary>Where the model is served from (a remote endpoint), for <c>ChatClientMetadata.ProviderUri</c>; null for models run in process.</summary>
     Uri? GetEndpoint(ModelDescriptor model) => null;
 
+    /// <summary>What the model serves when its config has no <c>capabilities</c> key, detected from its files where possible; cheap (no load).</summary>
+    /// <remarks>Called at start-up and on every reload. The default is <see cref="ModelCapabilities.Chat"/>.</remarks>
+    ModelCapabilities DetectCapabilities(ModelDescriptor model) => ModelCapabilities.Chat;
+
     /// <summary>Loads the model; the returned instance is owned by the manager, which disposes it.</summary>
     Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken);
 }

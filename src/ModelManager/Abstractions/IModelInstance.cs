@@ -23,7 +23,10 @@ public interface IModelInstance : IAsyncDisposable
     ValueTask UnloadingAsync(UnloadReason reason) => ValueTask.CompletedTask;
 
     /// <summary>Returns an object of <paramref name="serviceType"/> the instance holds (its native model, say), or null; as <see cref="IChatClient.GetService"/>.</summary>
-    /// <remarks>The object belongs to the instance: valid only while a lease pins it, never disposed by the caller.</remarks>
+    /// <remarks>
+    /// The object belongs to the instance: valid only while a lease pins it, never disposed by the caller. A model that serves
+    /// embeddings returns its <see cref="IEmbeddingModelInstance"/> for that type (the default does when the instance implements it).
+    /// </remarks>
     object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceKey is null && serviceType is not null && serviceType.IsInstanceOfType(this) ? this : null;
 }

@@ -18,6 +18,16 @@ public interface IModelManager : IAsyncDisposable, IDisposable
     /// <exception cref="ModelNotFoundException">The agent is not configured and there is no default model.</exception>
     ILanguageModel GetAgentModel(string agentName);
 
+    /// <summary>Returns an embedding generator for an agent or model name (resolved as keyed services are: an agent first, then a model), without loading it.</summary>
+    /// <remarks>
+    /// Each call leases the model (or an embeddings-capable fallback) for the call, as a chat call does: same single-flight
+    /// loads, budget, eviction, idle unload, stats and events. The generator owns nothing; disposing it does nothing.
+    /// </remarks>
+    /// <exception cref="ModelNotFoundException">No agent or model has that name and there is no default model.</exception>
+    /// <exception cref="NotSupportedException">From its calls: the model does not serve embeddings (its <c>capabilities</c>); names the model.</exception>
+    Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>> GetEmbeddingGenerator(string name) =>
+        throw new NotSupportedException($"{GetType().Name} does not provide embedding generators.");
+
     /// <summary>Loads a model (or a fallback) and pins it until the lease is disposed.</summary>
     Task<ModelLease> AcquireAsync(string name, CancellationToken cancellationToken = default);
 

@@ -8,8 +8,11 @@ public sealed class ModelDescriptor
     internal ModelDescriptor(
         string name, string type, string? path, int? contextLength, GenerationOptions parameters,
         int memoryPriority, TimeSpan maxIdleTime, bool preload, IReadOnlyList<string> fallbacks,
-        IReadOnlyDictionary<string, string?> settings, string configPath, int maxQueue = DefaultMaxQueue, TimeSpan queueTimeout = default)
+        IReadOnlyDictionary<string, string?> settings, string configPath, int maxQueue = DefaultMaxQueue, TimeSpan queueTimeout = default,
+        ModelCapabilities capabilities = ModelCapabilities.Chat, bool capabilitiesDeclared = false)
     {
+        Capabilities = capabilities;
+        CapabilitiesDeclared = capabilitiesDeclared;
         MaxQueue = maxQueue;
         QueueTimeout = queueTimeout;
         Name = name;
@@ -58,6 +61,13 @@ public sealed class ModelDescriptor
 
     /// <summary>How long a call may wait for its first token (<c>queue_timeout</c>); <see cref="TimeSpan.Zero"/> = no limit.</summary>
     public TimeSpan QueueTimeout { get; }
+
+    /// <summary>What the model serves: the config's <c>capabilities</c>, or what its backend detects from the file when the key is absent.</summary>
+    /// <remarks>Asking a model for what it does not serve is a <see cref="NotSupportedException"/> naming it, before anything loads.</remarks>
+    public ModelCapabilities Capabilities { get; }
+
+    /// <summary>True when <see cref="Capabilities"/> come from the config's <c>capabilities</c>, false when the backend detected them.</summary>
+    public bool CapabilitiesDeclared { get; }
 
     /// <summary>Whether the host loads the model at start.</summary>
     public bool Preload { get; }

@@ -8,7 +8,7 @@ namespace ModelManager;
 internal static class ModelConfigurationBinder
 {
     internal static readonly string[] TopLevelKeys = ["max_memory_mb", "default_model", "load_wait_timeout", "load_timeout", "models", "agents"];
-    internal static readonly string[] ModelKeys = ["name", "type", "path", "context_length", "parameters", "memory_priority", "max_idle_time", "max_queue", "queue_timeout", "preload", "fallbacks"];
+    internal static readonly string[] ModelKeys = ["name", "type", "path", "context_length", "parameters", "memory_priority", "max_idle_time", "max_queue", "queue_timeout", "preload", "fallbacks", "capabilities"];
     internal static readonly string[] ParameterKeys = ["temperature", "max_tokens", "do_sample", "top_p", "top_k", "seed", "stop"];
     internal static readonly string[] AgentKeys = ["model", "fallbacks"];
 
@@ -65,6 +65,7 @@ internal static class ModelConfigurationBinder
                     case "queue_timeout": model.QueueTimeout = ReadDouble(child, childPath, errors) ?? model.QueueTimeout; break;
                     case "preload": model.Preload = ReadBool(child, childPath, errors) ?? false; break;
                     case "fallbacks": model.Fallbacks = ReadStringList(child, childPath, errors); break;
+                    case "capabilities": model.Capabilities = child.Value is { Length: > 0 } one ? [one] : ReadStringList(child, childPath, errors); break;
                     case "parameters": BindParameters(child, childPath, model, errors); break;
                     default: Flatten(child, child.Key, model.Settings); break;
                 }

@@ -127,7 +127,8 @@ internal static class ModelConfigurationValidator
             ValidateParameters(m.Parameters ?? new GenerationOptions(), $"{path}.parameters", errors);
 
             var fallbacks = m.Fallbacks ?? [];
-            var descriptor = new ModelDescriptor(
+            var declared = ParseCapabilities(m.Capabilities, $"{path}.capabilities", errors);
+            ModelDescriptor Describe(ModelCapabilities capabilities) => new ModelDescriptor(
                 name: m.Name ?? "",
                 type: backend?.Types[0] ?? type,
                 path: ResolvePath(m.Path, baseDir),
@@ -142,7 +143,16 @@ internal static class ModelConfigurationValidator
                 configPath: path,
                 maxQueue: Math.Max(m.MaxQueue, 0),
                 queueTimeout: double.IsFinite(m.QueueTimeout) && m.QueueTimeout > 0 && m.QueueTimeout < TimeSpan.MaxValue.TotalSeconds / 2
-                    ? TimeSpan.FromSeconds(m.QueueTimeout) : TimeSpan.Zero);
+                    ? TimeSpan.FromSeconds(m.QueueTimeout) : TimeSpan.Zero,
+                capabilities: capabilities,
+                capabilitiesDeclared: declared is not null);
+            var descriptor = Describe(declared ?? ModelCapabilities.Chat);
+            if (declared is null && backend is not null && backend.DetectCapabilities(descriptor) is var detected
+                && detected != ModelCapabilities.None && detected != descriptor.Capabilities)
+            {
+                descriptor = Describe(detected);
+            }
+
             descriptors.Add(descriptor);
 
             if (backend is not null)
@@ -401,5 +411,32 @@ internal static class ModelConfigurationValidator
         {
             errors.Add($"max_memory_mb: the preloaded models need {total / (double)Mb:F0} MB ({string.Join(", ", parts)}) but the budget is {limitBytes / Mb} MB");
         }
+    }
+
+    /// <summary>The config's <c>capabilities</c> (<c>"chat"</c>, <c>"embeddings"</c>), or null when the key is absent.</summary>
+    private static ModelCapabilities? ParseCapabilities(IList<string>? values, string path, List<string> errors)
+    {
+        if (values is null)
+        {
+            return null;
+        }
+
+        var capabilities = ModelCapabilities.None;
+        for (var i = 0; i < values.Count; i++)
+        {
+            switch (values[i]?.Trim().ToLowerInvariant())
+            {
+                case "chat" or "completion" or "generation": capabilities |= ModelCapabilities.Chat; break;
+                case "embeddings" or "embedding": capabilities |= ModelCapabilities.Embeddings; break;
+                default: errors.Add($"{path}[{i}]: unknown capability '{values[i]}'; expected \"chat\" or \"embeddings\""); break;
+            }
+        }
+
+        if (values.Count == 0)
+        {
+            errors.Add($"{path}: must name at least one of \"chat\", \"embeddings\" (omit the key to detect them from the model)");
+        }
+
+        return capabilities == ModelCapabilities.None ? ModelCapabilities.Chat : capabilities;
     }
 }

@@ -36,6 +36,9 @@ public sealed class ModelDefinition
     /// <summary><c>fallbacks</c>: models to try, in order, when this one cannot load. Default none.</summary>
     public IList<string> Fallbacks { get; set; } = [];
 
+    /// <summary><c>capabilities</c>: what the model serves, <c>["chat"]</c>, <c>["embeddings"]</c> or both. Default: detected by the backend from the file (an ONNX encoder folder serves embeddings only; a GGUF both; otherwise chat).</summary>
+    public IList<string>? Capabilities { get; set; }
+
     /// <summary>Backend-specific keys, flattened with ':' (<c>gpu_layers</c>, <c>parameters:size_mb</c>, <c>endpoints:0</c>).</summary>
     public IDictionary<string, string?> Settings { get; set; } = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
 }

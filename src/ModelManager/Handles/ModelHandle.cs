@@ -11,6 +11,7 @@ internal sealed class ModelHandle : ILanguageModel
     private readonly DefaultModelManager _manager;
     private readonly bool _isAgent;
     private ModelChatClient? _chatClient;
+    private ModelEmbeddingGenerator? _embeddingGenerator;
     private Resolved? _resolved;
 
     public ModelHandle(DefaultModelManager manager, string name, bool isAgent)
@@ -21,6 +22,9 @@ internal sealed class ModelHandle : ILanguageModel
     }
 
     public string Name { get; }
+
+    /// <summary>The manager that owns the model.</summary>
+    internal DefaultModelManager Manager => _manager;
 
     /// <summary>The manager's clock.</summary>
     internal TimeProvider Time => _manager.Time;
@@ -41,11 +45,64 @@ internal sealed class ModelHandle : ILanguageModel
                 return resolved.Chain;
             }
 
-            var chain = _isAgent ? _manager.ResolveAgentChain(Name) : _manager.ModelChain(Name);
-            Volatile.Write(ref _resolved, new Resolved(version, chain));
-            return chain;
+            return Resolve(version).Chain;
         }
     }
+
+    /// <summary>The models of <see cref="Chain"/> that serve embeddings, in order; the first is not <see cref="Primary"/> when that one cannot embed.</summary>
+    internal ModelEntry[] EmbeddingChain
+    {
+        get
+        {
+            var resolved = Volatile.Read(ref _resolved);
+            var version = _manager.ConfigurationVersion;
+            return resolved is not null && resolved.Version == version ? resolved.Embedding : Resolve(version).Embedding;
+        }
+    }
+
+    /// <summary>The models of <see cref="Chain"/> that serve chat and completions, in order.</summary>
+    private ModelEntry[] ChatChain
+    {
+        get
+        {
+            var resolved = Volatile.Read(ref _resolved);
+            var version = _manager.ConfigurationVersion;
+            return resolved is not null && resolved.Version == version ? resolved.Chat : Resolve(version).Chat;
+        }
+    }
+
+    private Resolved Resolve(int version)
+    {
+        var chain = _isAgent ? _manager.ResolveAgentChain(Name) : _manager.ModelChain(Name);
+        var resolved = new Resolved(version, chain, Serving(chain, ModelCapabilities.Chat), Serving(chain, ModelCapabilities.Embeddings));
+        Volatile.Write(ref _resolved, resolved);
+        return resolved;
+    }
+
+    // A fallback that cannot serve what was asked is skipped; an empty chain means the model itself cannot.
+    private static ModelEntry[] Serving(ModelEntry[] chain, ModelCapabilities capability) =>
+        Array.TrueForAll(chain, e => e.Descriptor.Capabilities.HasFlag(capability))
+            ? chain
+            : chain[0].Descriptor.Capabilities.HasFlag(capability) ? Array.FindAll(chain, e => e.Descriptor.Capabilities.HasFlag(capability)) : [];
+
+    /// <summary>The error for a call asking <see cref="Primary"/> for what it does not serve.</summary>
+    internal NotSupportedException NotServing(ModelCapabilities capability)
+    {
+        var primary = Primary;
+        var via = primary.Name == Name ? "" : $" (the model of '{Name}')";
+        var what = capability == ModelCapabilities.Embeddings ? "embeddings" : "chat or completions";
+        return new NotSupportedException(
+            $"Model '{primary.Name}'{via} does not serve {what}: its capabilities are {Describe(primary.Descriptor.Capabilities)}" +
+            $"{(primary.Descriptor.CapabilitiesDeclared ? " (configured)" : " (detected from its files; set 'capabilities' to override)")}.");
+    }
+
+    internal static string Describe(ModelCapabilities capabilities) =>
+        capabilities switch
+        {
+            ModelCapabilities.Chat => "[\"chat\"]",
+            ModelCapabilities.Embeddings => "[\"embeddings\"]",
+            _ => "[\"chat\", \"embeddings\"]",
+        };
 
     public async Task<string> GenerateAsync(string prompt, GenerationOptions? options = null, CancellationToken cancellationToken = default) =>
         (await GenerateResultAsync(prompt, options, cancellationToken).ConfigureAwait(false)).Text;
@@ -86,6 +143,9 @@ internal sealed class ModelHandle : ILanguageModel
 
     public IChatClient AsChatClient() => _chatClient ??= new ModelChatClient(this);
 
+    /// <summary>The model as a Microsoft.Extensions.AI embedding generator; each call leases the model as a chat call does.</summary>
+    internal IEmbeddingGenerator<string, Embedding<float>> AsEmbeddingGenerator() => _embeddingGenerator ??= new ModelEmbeddingGenerator(this);
+
     /// <summary>
     /// Leases the model (or a fallback), runs one generation and releases the lease when the stream ends. A force-unload
     /// during the call becomes <see cref="ModelUnloadedException"/>; a model with fallbacks that reports itself unavailable
@@ -97,7 +157,13 @@ internal sealed class ModelHandle : ILanguageModel
     {
         for (var attempt = 0; ; attempt++)
         {
-            var lease = await _manager.AcquireChainAsync(Chain, cancellationToken).ConfigureAwait(false);
+            var chain = ChatChain;
+            if (chain.Length == 0)
+            {
+                throw NotServing(ModelCapabilities.Chat);
+            }
+
+            var lease = await _manager.AcquireChainAsync(chain, cancellationToken).ConfigureAwait(false);
             var descriptor = lease.Entry.Descriptor;
             if (!lease.Entry.TryEnterCall(descriptor.MaxQueue, out var calls))
             {
@@ -150,7 +216,7 @@ internal sealed class ModelHandle : ILanguageModel
                         throw new ModelBusyException(lease.Entry.Name, lease.Entry.Calls, descriptor.MaxQueue, BusyRetryAfter,
                             $"Model '{lease.Entry.Name}' did not start this call within its queue_timeout of {descriptor.QueueTimeout.TotalSeconds:0.###} s; retry later.");
                     }
-                    catch (ModelUnavailableException u) when (!yielded && attempt == 0 && u.ShouldFailOver && Chain.Length > 1)
+                    catch (ModelUnavailableException u) when (!yielded && attempt == 0 && u.ShouldFailOver && chain.Length > 1)
                     {
                         unavailable = u;
                         break;
@@ -194,5 +260,5 @@ internal sealed class ModelHandle : ILanguageModel
         ? $"ILanguageModel({Name} -> {r.Chain[0].Name})"
         : $"ILanguageModel({Name})";
 
-    private sealed record Resolved(int Version, ModelEntry[] Chain);
+    private sealed record Resolved(int Version, ModelEntry[] Chain, ModelEntry[] Chat, ModelEntry[] Embedding);
 }

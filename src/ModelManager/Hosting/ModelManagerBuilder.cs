@@ -34,6 +34,17 @@ public sealed class ModelManagerBuilder
         return this;
     }
 
+    /// <summary>Adds middleware to every keyed <see cref="IEmbeddingGenerator{TInput, TEmbedding}"/> the manager registers (one pipeline per key, built once).</summary>
+    /// <param name="configure">Called with the key (an agent or model name) and an <see cref="EmbeddingGeneratorBuilder{TInput, TEmbedding}"/> over
+    /// that key's model, e.g. <c>(key, g) =&gt; g.UseOpenTelemetry().UseDistributedCache()</c>. Several calls apply in order.</param>
+    /// <remarks><see cref="IModelManager.GetEmbeddingGenerator"/> stays the bare generator; the pipeline is what DI hands out.</remarks>
+    public ModelManagerBuilder ConfigureEmbeddingGenerators(Action<string, EmbeddingGeneratorBuilder<string, Embedding<float>>> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.AddSingleton(new EmbeddingGeneratorPipeline(configure));
+        return this;
+    }
+
     /// <summary>Registers a backend as a singleton; registering the same backend type twice has no effect.</summary>
     public ModelManagerBuilder AddBackend<TBackend>()
         where TBackend : class, IModelBackend

@@ -80,6 +80,24 @@ public static class ModelManagerServiceCollectionExtensions
 
             return builder.Build(sp);
         });
+        services.TryAddKeyedSingleton<IEmbeddingGenerator<string, Embedding<float>>>(KeyedService.AnyKey, static (sp, key) =>
+        {
+            var name = key as string ?? throw new ArgumentException($"Model keys are strings; got {key?.GetType().Name ?? "null"}.", nameof(key));
+            var generator = sp.GetRequiredService<DefaultModelManager>().GetEmbeddingGenerator(name);
+            var pipelines = sp.GetServices<EmbeddingGeneratorPipeline>().ToArray();
+            if (pipelines.Length == 0)
+            {
+                return generator;
+            }
+
+            var builder = new EmbeddingGeneratorBuilder<string, Embedding<float>>(generator);
+            foreach (var pipeline in pipelines)
+            {
+                pipeline.Configure(name, builder);
+            }
+
+            return builder.Build(sp);
+        });
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ModelManagerHostedService>());
         return new ModelManagerBuilder(services);
     }

@@ -196,6 +196,7 @@ internal sealed partial class DefaultModelManager
         a.Type == b.Type
         && a.Path == b.Path
         && a.ContextLength == b.ContextLength
+        && a.Capabilities == b.Capabilities // a gguf model asked for embeddings loads an embedding context too
         && a.RawSettings.Count == b.RawSettings.Count
         && a.RawSettings.All(kv => b.RawSettings.TryGetValue(kv.Key, out var v) && v == kv.Value);
 }

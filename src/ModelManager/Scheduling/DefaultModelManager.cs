@@ -164,6 +164,12 @@ internal sealed partial class DefaultModelManager : IModelManager
         _config.Agents.Keys.Order(StringComparer.Ordinal).ToDictionary(
             a => a, IReadOnlyList<string> (a) => ResolveAgentChain(a).Select(e => e.Name).ToArray(), StringComparer.Ordinal);
 
+    public Microsoft.Extensions.AI.IEmbeddingGenerator<string, Microsoft.Extensions.AI.Embedding<float>> GetEmbeddingGenerator(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return ((ModelHandle)ResolveKeyed(name)).AsEmbeddingGenerator();
+    }
+
     /// <summary>Resolves a keyed-service key: an agent name first, then a model name.</summary>
     internal ILanguageModel ResolveKeyed(string key) =>
         _config.Agents.ContainsKey(key) || !_config.Entries.ContainsKey(key) ? GetAgentModel(key) : GetModel(key);

@@ -6,7 +6,8 @@ namespace ModelManager.Benchmarks.Compare;
 /// <param name="Synthetic">The synthesized GGUF model (seed 1).</param>
 /// <param name="SyntheticB">A second synthesized model of the same size (seed 2), for swaps.</param>
 /// <param name="SyntheticBytes">The size both synthesized models were made to.</param>
-internal sealed record BenchModels(string Stories260K, string TinyGpt2, string Synthetic, string SyntheticB, long SyntheticBytes)
+/// <param name="MiniLm">The shared/models/all-MiniLM-L6-v2 folder, or null when it is missing (only the embeddings pair needs it).</param>
+internal sealed record BenchModels(string Stories260K, string TinyGpt2, string Synthetic, string SyntheticB, long SyntheticBytes, string? MiniLm = null)
 {
     /// <summary>The full run's synthesized model: 160 MiB of F32 weights, where decoding is bound by memory bandwidth.</summary>
     public const long FullSyntheticBytes = 160L << 20;
@@ -27,14 +28,15 @@ internal sealed record BenchModels(string Stories260K, string TinyGpt2, string S
         var bytes = options.Quick ? QuickSyntheticBytes : FullSyntheticBytes;
         var a = SyntheticGgufWriter.GetOrCreate(options.CacheDirectory, new SyntheticGgufOptions { TargetBytes = bytes, Seed = 1, Name = "bench-a" });
         var b = SyntheticGgufWriter.GetOrCreate(options.CacheDirectory, new SyntheticGgufOptions { TargetBytes = bytes, Seed = 2, Name = "bench-b" });
-        return new BenchModels(stories, gpt2, a, b, bytes);
+        var minilm = Path.Combine(shared, "all-MiniLM-L6-v2");
+        return new BenchModels(stories, gpt2, a, b, bytes, File.Exists(Path.Combine(minilm, "model.onnx")) ? minilm : null);
     }
 
     /// <summary>Reads every file once so that later loads come from the OS page cache, as the comparisons assume.</summary>
     public void WarmPageCache()
     {
         var buffer = new byte[1 << 20];
-        foreach (var file in new[] { Stories260K, Synthetic, SyntheticB }.Concat(Directory.GetFiles(TinyGpt2)))
+        foreach (var file in new[] { Stories260K, Synthetic, SyntheticB }.Concat(Directory.GetFiles(TinyGpt2)).Concat(MiniLm is null ? [] : Directory.GetFiles(MiniLm)))
         {
             using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.SequentialScan);
             while (stream.Read(buffer) > 0)

@@ -42,6 +42,7 @@ internal static class ComparisonRunner
             ("structured", StructuredPair.RunAsync),
             ("cache", PromptCachePair.RunAsync),
             ("onnx", OnnxPair.RunAsync),
+            ("embeddings", EmbeddingsPair.RunAsync),
             ("concurrency", ConcurrencyPair.RunAsync),
             ("swap", SwapPair.RunAsync),
             ("sharing", SharingPair.RunAsync),

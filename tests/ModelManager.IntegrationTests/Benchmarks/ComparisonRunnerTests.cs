@@ -8,13 +8,14 @@ namespace ModelManager.IntegrationTests.Benchmarks;
 [Collection(NativeMemoryIsolation.Name)]
 public sealed class ComparisonRunnerTests
 {
-    private static readonly string[] ExpectedGroups = ["load/", "generation/", "structured/", "concurrency/", "swap/", "sharing/"];
+    private static readonly string[] ExpectedGroups = ["load/", "generation/", "structured/", "concurrency/", "swap/", "sharing/", "embeddings/"];
 
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task Compare_Quick_WritesEveryComparisonWithPositiveMedians()
     {
         _ = SharedModels.Stories260K; // under CI a missing model fails here, never skips
         _ = SharedModels.Require(Path.Combine("tiny-random-gpt2-fp32", "genai_config.json"));
+        _ = SharedModels.Require(EmbeddingManagers.MiniLmMarker);
         var outDir = TestCache.NewScratchDirectory();
         try
         {
@@ -37,7 +38,7 @@ public sealed class ComparisonRunnerTests
                          "generation/stories260K/handle", "generation/stories260K/chat",
                          "generation/synthetic-8MB/handle", "generation/synthetic-8MB/chat",
                          "generation/tiny-random-gpt2-fp32/onnx-handle", "generation/tiny-random-gpt2-fp32/onnx-new-thread",
-                         "structured/stories260K/json-schema", "structured/synthetic-8MB/json-schema", "structured/synthetic-8MB-vocab32k/json-schema",
+                         "structured/stories260K/json-schema", "embeddings/all-MiniLM-L6-v2/batch", "embeddings/all-MiniLM-L6-v2/onnx-direct", "structured/synthetic-8MB/json-schema", "structured/synthetic-8MB-vocab32k/json-schema",
                          "concurrency/synthetic-8MB/2-agents", "concurrency/synthetic-8MB/4-agents", "concurrency/synthetic-8MB/8-agents",
                          "concurrency/synthetic-8MB/threads-" + Environment.ProcessorCount + "/8-agents",
                          "swap/synthetic-8MB/reload-vs-direct-load", "swap/synthetic-8MB/reload-vs-first-load", "swap/synthetic-8MB/evict-and-reload-vs-direct-load", "sharing/synthetic-8MB/8-agents", "sharing/synthetic-8MB/vs-ideal",

@@ -332,13 +332,16 @@ public sealed class ModelServerTests
 
         var e = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")]));
         using var completions = await http.PostAsync("v1/completions", new StringContent("""{"model":"nope","prompt":"hi","stream":true}""", Encoding.UTF8, "application/json"));
-        using var unknownUrl = await http.GetAsync("v1/embeddings");
+        using var unknownUrl = await http.GetAsync("v1/audio/speech");
+        using var wrongMethod = await http.GetAsync("v1/embeddings");
 
         Assert.Equal(404, e.Status);
         Assert.Equal(HttpStatusCode.NotFound, completions.StatusCode);
         Assert.Equal("model", (await AssertError(completions, "invalid_request_error", code: "model_not_found")).GetProperty("param").GetString());
         Assert.Equal(HttpStatusCode.NotFound, unknownUrl.StatusCode);
         await AssertError(unknownUrl, "invalid_request_error", code: "unknown_url");
+        Assert.Equal(HttpStatusCode.MethodNotAllowed, wrongMethod.StatusCode); // /v1/embeddings exists, for POST
+        Assert.Equal("POST", wrongMethod.Content.Headers.Allow.Single());
     }
 
     [Fact]

@@ -35,6 +35,11 @@ public sealed class AgentHostTests
         Assert.Matches(@"EVICTED\s+reviewer-12m\s+reason=Capacity, freed [1-9]\d*\.\d MB", text);
         Assert.Matches(@"EVICTED\s+coder-8m\s+reason=Idle, freed [1-9]\d*\.\d MB", text);
 
+        // Retrieval: one embedding call on the memory agent's model, then the chat call on the shared model, both held.
+        Assert.Matches(@"RetrievalAgent\s+<- memory-4m \d+\.\d\d s, 5 texts in one call, [1-9]\d* dimensions, [1-9]\d* tok", text);
+        Assert.Matches(@"RetrievalAgent\s+<- stories260K \d+\.\d\d s, [1-9]\d*\+[1-9]\d* tok", text);
+        Assert.Matches(TableRow("memory-4m", "gguf", "Ready", "3", "1", "0", "0", "0", "1", @"[1-9]\d*\.\d"), text);
+
         // The final GetModelStats() table: name | type | state | priority | loads | evictions | failures | fallbacks | calls | memory MB.
         Assert.Matches(TableRow("stories260K", "gguf", "Ready", "1", "1", "0", "0", "0", @"[1-9]\d*", @"[1-9]\d*\.\d"), text);
         Assert.Matches(TableRow("reviewer-12m", "gguf", "Unloaded", "5", "1", "1", "0", "0", "1", @"0\.0"), text);
@@ -56,6 +61,7 @@ public sealed class AgentHostTests
         Assert.Matches(@"FALLBACK\s+reviewer-q4 -> reviewer-12m", text);
         Assert.Matches(@"EVICTED\s+reviewer-12m\s+reason=Capacity, freed 12\.0 MB", text);
         Assert.Matches(@"EVICTED\s+coder-8m\s+reason=Idle, freed 8\.0 MB", text);
+        Assert.Matches(@"RetrievalAgent\s+<- memory-fake-4m \d+\.\d\d s, 5 texts in one call, 8 dimensions", text);
         Assert.Matches(@"all \d+ checks passed", text);
     }
 

@@ -103,7 +103,8 @@ public sealed class ModelConfigurationLoaderTests
         Assert.Empty(options.BindWarnings);
         Assert.Equal(8192, options.MaxMemoryMb);
         Assert.Equal("SmolLM3-3B", options.DefaultModel);
-        Assert.Equal(["CodebaseExpertAgent", "SummarizerAgent"], options.Agents.Keys.Order());
+        Assert.Equal(["CodebaseExpertAgent", "MemoryAgent", "SummarizerAgent"], options.Agents.Keys.Order());
+        Assert.Equal(["embeddings"], options.Models.Single(m => m.Name == "all-MiniLM-L6-v2").Capabilities);
     }
 
     internal static string RepoRoot()

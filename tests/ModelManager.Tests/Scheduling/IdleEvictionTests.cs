@@ -42,6 +42,28 @@ public sealed class IdleEvictionTests
     }
 
     [Fact]
+    public async Task EmbeddingCalls_ResetTheIdleClock_AndAnIdleEmbeddingModelUnloads()
+    {
+        var time = new FakeTimeProvider();
+        var (m, backend) = FromJson(Config(100, Fake("embed", 10, idle: 60, extra: "\"capabilities\": [\"embeddings\"]")), time);
+        var generator = m.GetEmbeddingGenerator("embed");
+        await generator.GenerateAsync(["x"]);
+        for (var i = 0; i < 5; i++)
+        {
+            time.Advance(TimeSpan.FromSeconds(40));
+            await generator.GenerateAsync(["keep me warm"]);
+        }
+
+        Assert.Equal(ModelState.Ready, m.GetModelStats()["embed"].State);
+        var evicted = Next(m, ModelEventKind.Evicted, "embed");
+        time.Advance(TimeSpan.FromSeconds(75));
+        Assert.Equal(UnloadReason.Idle, (await evicted).Reason);
+        Assert.Equal(0, backend.LiveInstances);
+        Assert.Equal(2, (await generator.GenerateAsync(["it", "reloads"])).Count);
+        Assert.Equal(2, m.GetModelStats()["embed"].LoadCount);
+    }
+
+    [Fact]
     public async Task LeasedModel_IsNotUnloadedWhileIdleTimePasses()
     {
         var time = new FakeTimeProvider();
