@@ -45,18 +45,7 @@ public sealed class RetrievalAgent(
             best, scores, answer);
     }
 
-    private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
-    {
-        double dot = 0, na = 0, nb = 0;
-        for (var i = 0; i < a.Length; i++)
-        {
-            dot += a[i] * (double)b[i];
-            na += a[i] * (double)a[i];
-            nb += b[i] * (double)b[i];
-        }
-
-        return na == 0 || nb == 0 ? 0 : dot / Math.Sqrt(na * nb);
-    }
+    private static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(a, b) is var c && float.IsNaN(c) ? 0 : c;
 
     /// <summary>What one retrieval did: which model embedded how much, which note won, and the answer.</summary>
     public sealed record Retrieval(string EmbeddingModel, int Texts, int Dimensions, long? Tokens, TimeSpan EmbeddingTime, int Best, double[] Scores, AgentResult Answer);
