@@ -33,18 +33,7 @@ internal static class EmbeddingManagers
     }
 
     /// <summary>A writable copy of the MiniLM folder in a new scratch folder, for tests that remove or alter files.</summary>
-    public static string CopyMiniLm()
-    {
-        var dir = TestCache.NewScratchDirectory();
-        foreach (var file in Directory.GetFiles(MiniLm))
-        {
-            var target = Path.Combine(dir, Path.GetFileName(file));
-            File.Copy(file, target);
-            File.SetAttributes(target, FileAttributes.Normal);
-        }
-
-        return dir;
-    }
+    public static string CopyMiniLm() => TestCache.CopyToScratch(MiniLm);
 
     public static double Cosine(ReadOnlySpan<float> a, ReadOnlySpan<float> b) => System.Numerics.Tensors.TensorPrimitives.CosineSimilarity(a, b);
 

@@ -16,4 +16,18 @@ internal static class TestCache
         System.IO.Directory.CreateDirectory(path);
         return path;
     }
+
+    /// <summary>A writable copy of the files of <paramref name="folder"/> (a read-only shared model, say) in a new scratch folder, for tests that remove or alter files.</summary>
+    public static string CopyToScratch(string folder)
+    {
+        var dir = NewScratchDirectory();
+        foreach (var file in System.IO.Directory.GetFiles(folder))
+        {
+            var target = Path.Combine(dir, Path.GetFileName(file));
+            File.Copy(file, target);
+            File.SetAttributes(target, FileAttributes.Normal);
+        }
+
+        return dir;
+    }
 }

@@ -38,18 +38,7 @@ internal static class OnnxManagers
         $$"""{ "name": "{{name}}", "type": "{{type}}", "path": {{JsonSerializer.Serialize(path)}}, "memory_priority": {{priority}}, "parameters": { "do_sample": false, "max_tokens": 10 } {{(extra.Length > 0 ? ", " + extra : "")}} }""";
 
     /// <summary>A writable copy of the tiny model in a new scratch folder, for tests that alter files.</summary>
-    public static string CopyTiny()
-    {
-        var dir = TestCache.NewScratchDirectory();
-        foreach (var file in Directory.GetFiles(TinyGpt2))
-        {
-            var target = Path.Combine(dir, Path.GetFileName(file));
-            File.Copy(file, target);
-            File.SetAttributes(target, FileAttributes.Normal);
-        }
-
-        return dir;
-    }
+    public static string CopyTiny() => TestCache.CopyToScratch(TinyGpt2);
 
     /// <summary>Rewrites a copied folder's genai_config.json through <paramref name="edit"/> (on its "model" object).</summary>
     public static void EditConfig(string folder, Action<System.Text.Json.Nodes.JsonObject> edit)
