@@ -29,7 +29,39 @@ internal sealed class LlamaSharpBackend : IModelBackend
 
     public IReadOnlyCollection<string> SettingKeys { get; } = LlamaSharpModelSettings.Keys;
 
-    public void Validate(ModelDescriptor model, ModelValidationContext context) => LlamaSharpModelSettings.Validate(model, context);
+    public void Validate(ModelDescriptor model, ModelValidationContext context)
+    {
+        LlamaSharpModelSettings.Validate(model, context);
+        if (NativeLibraryProblem.Value is { } problem)
+        {
+            context.AddError(model, "type", problem);
+        }
+    }
+
+    /// <summary>Why llama.cpp's native library cannot be loaded (no LLamaSharp.Backend.* package in the app, say), or null; probed once per process, at validation, before any model needs it.</summary>
+    internal static Lazy<string?> NativeLibraryProblem { get; } = new(() => DescribeNativeProblem(static () => LLama.Native.NativeApi.llama_max_devices()));
+
+    /// <summary>Runs <paramref name="probe"/> (a call into llama.cpp) and turns a failure to load the library into a message naming the packages to add.</summary>
+    internal static string? DescribeNativeProblem(Func<long> probe)
+    {
+        try
+        {
+            probe();
+            return null;
+        }
+        catch (Exception e) when (e is TypeInitializationException or DllNotFoundException or EntryPointNotFoundException or BadImageFormatException or RuntimeError)
+        {
+            var cause = e;
+            while (cause.InnerException is not null)
+            {
+                cause = cause.InnerException;
+            }
+
+            return "gguf models need llama.cpp's native library, which LLamaSharp could not load " +
+                $"({cause.GetType().Name}: {cause.Message.Trim()}); add one LLamaSharp backend package to the app: " +
+                "LLamaSharp.Backend.Cpu (any CPU), LLamaSharp.Backend.Cuda12 (NVIDIA, CUDA 12) or LLamaSharp.Backend.Vulkan, of the same version as LLamaSharp";
+        }
+    }
 
     public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken)
     {

@@ -45,6 +45,11 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
         {
             context.AddWarning($"{model.ConfigPath}.path", $"'{model.Path}' does not exist (yet); loading '{model.Name}' will fail until it does");
         }
+        else if (model.ContextLength is { } requested && TrainedContext(model.Path) is { } trained && requested > trained)
+        {
+            context.AddWarning($"{model.ConfigPath}.context_length",
+                $"{requested} tokens per request is more than the {trained} model '{model.Name}' was trained on (its GGUF context_length); positions past that degrade its output");
+        }
 
         if (model.GetInt32("gpu_layers") is < -1)
         {
@@ -72,6 +77,20 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
         if (model.GetSetting("load_mode") is { } mode && !LoadModes.ContainsKey(mode) && !bool.TryParse(mode, out _))
         {
             context.AddError(model, "load_mode", $"'{mode}' is not one of {string.Join(", ", LoadModes.Keys)} (or true/false for mmap)");
+        }
+    }
+
+    /// <summary>The context the GGUF at <paramref name="path"/> was trained on, or null when it declares none or cannot be read (the load reports why).</summary>
+    /// <remarks>Reads the header only, and only of a regular file: validation must not block on a FIFO or read a device.</remarks>
+    private static long? TrainedContext(string path)
+    {
+        try
+        {
+            return GuardedFile.GetKind(path) == FileKind.Regular && GgufReader.Read(path).ContextLength is > 0 and var trained ? trained : null;
+        }
+        catch (Exception e) when (e is ModelFormatException or IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

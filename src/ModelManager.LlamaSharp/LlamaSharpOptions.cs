@@ -14,6 +14,9 @@ public sealed class LlamaSharpOptions
     /// <summary>Whether llama.cpp's native log goes to <see cref="ILogger"/> (category <c>ModelManager.LlamaSharp.Native</c>) instead of stderr. Default true.</summary>
     public bool RouteNativeLog { get; set; } = true;
 
-    /// <summary>The level native log lines are written at. Default <see cref="LogLevel.Debug"/>, so a run prints nothing unless asked.</summary>
+    /// <summary>
+    /// The highest level llama.cpp's informational and debug lines are written at; its warnings and errors keep theirs
+    /// (Warning, Error). Default <see cref="LogLevel.Debug"/>, so a run prints llama.cpp's problems and nothing else unless asked.
+    /// </summary>
     public LogLevel NativeLogLevel { get; set; } = LogLevel.Debug;
 }

@@ -7,7 +7,7 @@ namespace ModelManager;
 /// <remarks>Hand-written rather than ConfigurationBinder so that a bad value names its path and the rest still binds.</remarks>
 internal static class ModelConfigurationBinder
 {
-    internal static readonly string[] TopLevelKeys = ["max_memory_mb", "default_model", "load_wait_timeout", "load_timeout", "models", "agents"];
+    internal static readonly string[] TopLevelKeys = ["max_memory_mb", "default_model", "load_wait_timeout", "load_timeout", "failure_cooldown", "models", "agents"];
     internal static readonly string[] ModelKeys = ["name", "type", "path", "context_length", "parameters", "memory_priority", "max_idle_time", "max_queue", "queue_timeout", "preload", "fallbacks", "capabilities"];
     internal static readonly string[] ParameterKeys = ["temperature", "max_tokens", "do_sample", "top_p", "top_k", "seed", "stop"];
     internal static readonly string[] AgentKeys = ["model", "fallbacks"];
@@ -23,6 +23,7 @@ internal static class ModelConfigurationBinder
                 case "default_model": options.DefaultModel = ReadString(child, child.Key, errors) ?? options.DefaultModel; break;
                 case "load_wait_timeout": options.LoadWaitTimeout = ReadDouble(child, child.Key, errors) ?? options.LoadWaitTimeout; break;
                 case "load_timeout": options.LoadTimeout = ReadDouble(child, child.Key, errors) ?? options.LoadTimeout; break;
+                case "failure_cooldown": options.FailureCooldown = ReadDouble(child, child.Key, errors) ?? options.FailureCooldown; break;
                 case "models": BindModels(child, options, errors); break;
                 case "agents": BindAgents(child, options, errors); break;
                 default:

@@ -60,6 +60,11 @@ internal static class ModelConfigurationValidator
             errors.Add($"load_timeout: must be 0 (no limit) or more seconds, got {options.LoadTimeout.ToString(CultureInfo.InvariantCulture)}");
         }
 
+        if (!double.IsFinite(options.FailureCooldown) || options.FailureCooldown < 0 || options.FailureCooldown > TimeSpan.MaxValue.TotalSeconds / 2)
+        {
+            errors.Add($"failure_cooldown: must be 0 (retry every call) or more seconds, got {options.FailureCooldown.ToString(CultureInfo.InvariantCulture)}");
+        }
+
         var baseDir = options.BaseDirectory ?? Directory.GetCurrentDirectory();
         var byName = new Dictionary<string, int>(StringComparer.Ordinal);
         var descriptors = new List<ModelDescriptor>();
@@ -268,7 +273,7 @@ internal static class ModelConfigurationValidator
         return new ValidatedConfiguration(
             descriptors, agents, options.DefaultModel is { Length: > 0 } ? options.DefaultModel : null,
             limitBytes, TimeSpan.FromSeconds(options.LoadWaitTimeout),
-            options.LoadTimeout > 0 ? TimeSpan.FromSeconds(options.LoadTimeout) : Timeout.InfiniteTimeSpan, warnings);
+            options.LoadTimeout > 0 ? TimeSpan.FromSeconds(options.LoadTimeout) : Timeout.InfiniteTimeSpan, TimeSpan.FromSeconds(options.FailureCooldown), warnings);
     }
 
     internal static long DefaultLimitBytes()

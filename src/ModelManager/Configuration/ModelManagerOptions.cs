@@ -16,6 +16,12 @@ public sealed class ModelManagerOptions
     /// <summary><c>load_timeout</c>: seconds one load may take before it is cancelled and its memory reservation returned; 0 = no limit. Default 600.</summary>
     public double LoadTimeout { get; set; } = 600;
 
+    /// <summary>
+    /// <c>failure_cooldown</c>: seconds a model whose file failed to load (a <see cref="ModelFormatException"/>) is not
+    /// tried again while its file is unchanged; calls fail over at once meanwhile. 0 = retry on every call. Default 30.
+    /// </summary>
+    public double FailureCooldown { get; set; } = 30;
+
     /// <summary><c>models</c>: the managed models.</summary>
     public IList<ModelDefinition> Models { get; set; } = [];
 

@@ -8,6 +8,7 @@ internal sealed record ValidatedConfiguration(
     long LimitBytes,
     TimeSpan LoadWaitTimeout,
     TimeSpan LoadTimeout,
+    TimeSpan FailureCooldown,
     IReadOnlyList<string> Warnings);
 
 /// <summary>An agent's resolved model chain.</summary>

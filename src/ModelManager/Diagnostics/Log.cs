@@ -68,6 +68,9 @@ internal static partial class Log
     [LoggerMessage(1020, LogLevel.Information, "Reclaimed {FreedMb:F1} MB of model {Model}'s cache for {Requester}")]
     public static partial void CacheReclaimed(ILogger logger, string model, double freedMb, string requester);
 
+    [LoggerMessage(1022, LogLevel.Warning, "Model {Model} is not retried for {Seconds:F0} s (failure_cooldown) while its file is unchanged: {Reason}")]
+    public static partial void CoolingDown(ILogger logger, string model, double seconds, string reason);
+
     [LoggerMessage(1021, LogLevel.Warning, "Reclaiming model {Model}'s cache failed")]
     public static partial void ReclaimFailed(ILogger logger, string model, Exception exception);
 }

@@ -71,6 +71,7 @@ internal sealed partial class DefaultModelManager
                     // Only the last candidate waits for leases to drain; earlier ones fail over at once when they cannot fit.
                     if (!last && entry.State == ModelState.Unloaded)
                     {
+                        ThrowIfCoolingDown(entry);
                         await EnsureFitsNowAsync(entry, cancellationToken).ConfigureAwait(false);
                     }
 

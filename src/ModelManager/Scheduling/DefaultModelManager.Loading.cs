@@ -14,6 +14,8 @@ internal sealed partial class DefaultModelManager
                 throw new ModelNotFoundException(entry.Name, $"Model '{entry.Name}' was removed from the configuration.");
             }
 
+            ThrowIfCoolingDown(entry);
+
             if (entry.TryLeaseOrWait(_time.GetTimestamp(), out var lease, out var wait, out var startLoad))
             {
                 return lease;
@@ -92,6 +94,7 @@ internal sealed partial class DefaultModelManager
             }
 
             entry.FailLoad();
+            StartCoolDown(entry, error);
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error.Message);
             ReportLoadFailure(entry, error);
             done.TrySetException(error);
@@ -297,6 +300,7 @@ internal sealed partial class DefaultModelManager
         catch (ModelLoadException e)
         {
             entry.RecordFailure();
+            StartCoolDown(entry, e);
             ReportLoadFailure(entry, e);
             throw;
         }
@@ -324,6 +328,29 @@ internal sealed partial class DefaultModelManager
     }
 
     /// <summary>Logs, counts and raises a failed load; one place, whether the estimate or the load failed.</summary>
+    /// <summary>After a failure of the model's file (not of memory, time or shutdown), the model is not retried for <c>failure_cooldown</c> while the file stays as it was.</summary>
+    private void StartCoolDown(ModelEntry entry, Exception error)
+    {
+        if (error is ModelFormatException format && _config.FailureCooldown > TimeSpan.Zero)
+        {
+            entry.StartCoolDown(format, _time.GetTimestamp() + (long)(_config.FailureCooldown.TotalSeconds * _time.TimestampFrequency));
+        }
+    }
+
+    /// <summary>Repeats a cooling-down model's file failure at once (logged once per cool-down, as a Warning without a stack), instead of reading the file again.</summary>
+    internal void ThrowIfCoolingDown(ModelEntry entry)
+    {
+        if (entry.State == ModelState.Unloaded && entry.CoolingDown(_time.GetTimestamp(), out var first) is { } error)
+        {
+            if (first)
+            {
+                Log.CoolingDown(_logger, entry.Name, _config.FailureCooldown.TotalSeconds, error.Message);
+            }
+
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(error);
+        }
+    }
+
     private void ReportLoadFailure(ModelEntry entry, Exception error)
     {
         _metrics.LoadFailed(entry.Descriptor, error);

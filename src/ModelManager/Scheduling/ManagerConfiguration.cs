@@ -13,6 +13,7 @@ internal sealed class ManagerConfiguration
         DefaultModel = config.DefaultModel;
         LoadWaitTimeout = config.LoadWaitTimeout;
         LoadTimeout = config.LoadTimeout;
+        FailureCooldown = config.FailureCooldown;
         Version = version;
     }
 
@@ -29,6 +30,9 @@ internal sealed class ManagerConfiguration
 
     /// <summary>How long one backend load may take; <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</summary>
     public TimeSpan LoadTimeout { get; }
+
+    /// <summary>How long a model whose file failed to load is not retried while the file is unchanged; zero for never.</summary>
+    public TimeSpan FailureCooldown { get; }
 
     public int Version { get; }
 }

@@ -33,6 +33,7 @@ internal sealed class ModelEntry
     private int _loadCount;
     private int _evictionCount;
     private int _failureCount;
+    private CoolDown? _coolDown;
     private int _fallbackCount;
     private TimeSpan? _lastLoadDuration;
 
@@ -83,6 +84,81 @@ internal sealed class ModelEntry
     {
         _descriptor = descriptor;
         _backend = backend;
+        Volatile.Write(ref _coolDown, null); // new settings (a new path, say) deserve a new try
+    }
+
+    // ---- Failure cool-down -----------------------------------------------------------------------------------------
+
+    /// <summary>After a load failed because of the model's file: the failure is repeated instead of a load until <paramref name="until"/> (a timestamp) or until the file changes.</summary>
+    public void StartCoolDown(ModelFormatException error, long until) =>
+        Volatile.Write(ref _coolDown, new CoolDown(error, until, FileStamp.Of(Descriptor.Path)));
+
+    /// <summary>The failure to repeat instead of loading, while the model cools down and its file is as it was; null once either ends.</summary>
+    /// <param name="now">A timestamp of the manager's clock.</param>
+    /// <param name="first">True the first time this cool-down is reported, so that it is logged once.</param>
+    public ModelFormatException? CoolingDown(long now, out bool first)
+    {
+        first = false;
+        var c = Volatile.Read(ref _coolDown);
+        if (c is null)
+        {
+            return null;
+        }
+
+        if (now >= c.Until || FileStamp.Of(Descriptor.Path) != c.Stamp)
+        {
+            Interlocked.CompareExchange(ref _coolDown, null, c);
+            return null;
+        }
+
+        first = Interlocked.Exchange(ref c.Reported, 1) == 0;
+        return c.Error;
+    }
+
+    /// <summary>A failed load's file failure, until when it stands, and the file as it was.</summary>
+    private sealed class CoolDown(ModelFormatException error, long until, FileStamp stamp)
+    {
+        public ModelFormatException Error { get; } = error;
+
+        public long Until { get; } = until;
+
+        public FileStamp Stamp { get; } = stamp;
+
+        public int Reported;
+    }
+
+    /// <summary>What says a model's file changed: a file's length and write time, or a folder's newest write among it and its files; read with stat only, never opened.</summary>
+    private readonly record struct FileStamp(long Length, DateTime WrittenUtc)
+    {
+        public static FileStamp Of(string? path)
+        {
+            try
+            {
+                if (string.IsNullOrEmpty(path))
+                {
+                    return default;
+                }
+
+                if (File.Exists(path))
+                {
+                    var file = new FileInfo(path);
+                    return new FileStamp(file.Length, file.LastWriteTimeUtc);
+                }
+
+                if (Directory.Exists(path))
+                {
+                    var folder = new DirectoryInfo(path);
+                    var files = folder.GetFiles();
+                    return new FileStamp(files.Length, files.Select(f => f.LastWriteTimeUtc).Append(folder.LastWriteTimeUtc).Max());
+                }
+
+                return new FileStamp(-1, default);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return new FileStamp(-2, default);
+            }
+        }
     }
 
     /// <summary>A reload removed the model.</summary>
@@ -389,6 +465,9 @@ internal sealed class ModelEntry
             FailureCount = Volatile.Read(ref _failureCount),
             FallbackCount = Volatile.Read(ref _fallbackCount),
             PromptCache = Volatile.Read(ref _instance)?.GetService(typeof(PromptCacheStats)) as PromptCacheStats,
+            CoolDownUntil = Volatile.Read(ref _coolDown) is { } c && c.Until > time.GetTimestamp()
+                ? now + TimeSpan.FromSeconds((c.Until - time.GetTimestamp()) / (double)time.TimestampFrequency)
+                : null,
         };
     }
 

@@ -22,8 +22,8 @@ internal static class GgufManagers
     public static OneModelManager CreateStories(string model) => new(BuildProvider($$"""{ "max_memory_mb": 512, "models": [ {{model}} ] }"""), "stories");
 
     /// <summary>A descriptor as the manager would build it (context 256, parallel 8, as <see cref="Stories"/>), for driving the backend directly.</summary>
-    public static ModelDescriptor Descriptor(string name, string path) =>
-        new(name, "gguf", path, 256, new GenerationOptions { DoSample = false, MaxTokens = 48 }, 3, TimeSpan.Zero, false, [],
+    public static ModelDescriptor Descriptor(string name, string path, int contextLength = 256) =>
+        new(name, "gguf", path, contextLength, new GenerationOptions { DoSample = false, MaxTokens = 48 }, 3, TimeSpan.Zero, false, [],
             new Dictionary<string, string?> { ["parallel"] = "8" }, "models[0]");
 
     public static string Stories(string name = "stories", int priority = 3, string extra = "") =>

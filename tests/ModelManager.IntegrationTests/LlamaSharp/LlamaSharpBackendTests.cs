@@ -1,6 +1,7 @@
 using LLama;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ModelManager.IntegrationTests;
 
@@ -179,6 +180,55 @@ public sealed class LlamaSharpBackendTests
         Assert.Same(instance, instance.GetService(typeof(IModelInstance)));
         Assert.Null(instance.GetService(typeof(string)));
         Assert.Null(instance.GetService(typeof(LLamaWeights), serviceKey: "other"));
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public void AMissingNativeBackend_IsAConfigurationError_NamingThePackagesToAdd()
+    {
+        var missing = LlamaSharpBackend.DescribeNativeProblem(() => throw new TypeInitializationException("LLama.Native.NativeApi", new DllNotFoundException("Unable to load shared library 'llama'")));
+
+        Assert.NotNull(missing);
+        Assert.Contains("(DllNotFoundException: Unable to load shared library 'llama')", missing, StringComparison.Ordinal);
+        Assert.Contains("LLamaSharp.Backend.Cpu", missing, StringComparison.Ordinal);
+        Assert.Contains("LLamaSharp.Backend.Cuda12", missing, StringComparison.Ordinal);
+        Assert.Null(LlamaSharpBackend.DescribeNativeProblem(() => 1));
+
+        // This process has LLamaSharp.Backend.Cpu: validation passes, and loads the library before any model needs it.
+        Assert.Null(LlamaSharpBackend.NativeLibraryProblem.Value);
+        var context = new ModelValidationContext();
+        new LlamaSharpBackend().Validate(GgufManagers.Descriptor("stories", SharedModels.Stories260K), context);
+        Assert.DoesNotContain(context.Errors, e => e.Contains("native library", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(LLama.Native.LLamaLogLevel.Error, LogLevel.Debug, LogLevel.Error)]
+    [InlineData(LLama.Native.LLamaLogLevel.Warning, LogLevel.Debug, LogLevel.Warning)]
+    [InlineData(LLama.Native.LLamaLogLevel.Warning, LogLevel.Trace, LogLevel.Warning)]
+    [InlineData(LLama.Native.LLamaLogLevel.Info, LogLevel.Debug, LogLevel.Debug)]
+    [InlineData(LLama.Native.LLamaLogLevel.Info, LogLevel.Information, LogLevel.Information)]
+    [InlineData(LLama.Native.LLamaLogLevel.Info, LogLevel.Warning, LogLevel.Information)]
+    [InlineData(LLama.Native.LLamaLogLevel.Debug, LogLevel.Information, LogLevel.Debug)]
+    [InlineData(LLama.Native.LLamaLogLevel.Debug, LogLevel.Trace, LogLevel.Trace)]
+    public void NativeLogLines_KeepLlamaCppsLevel_InformationalOnesNoHigherThanNativeLogLevel(LLama.Native.LLamaLogLevel native, LogLevel configured, LogLevel expected)
+    {
+        Assert.Equal(expected, LlamaSharpNativeLog.LevelOf(native, configured));
+    }
+
+    [SharedModelFact("stories260K/stories260K.gguf")]
+    public void AContextLongerThanTheModelWasTrainedOn_IsAWarning_NamingBoth()
+    {
+        var trained = GgufReader.Read(SharedModels.Stories260K).ContextLength;
+        Assert.True(trained > 0);
+        var backend = new LlamaSharpBackend();
+        var within = new ModelValidationContext();
+        var beyond = new ModelValidationContext();
+
+        backend.Validate(GgufManagers.Descriptor("fits", SharedModels.Stories260K, contextLength: (int)trained), within);
+        backend.Validate(GgufManagers.Descriptor("long", SharedModels.Stories260K, contextLength: 16384), beyond);
+
+        Assert.DoesNotContain(within.Warnings, w => w.Contains("context_length", StringComparison.Ordinal));
+        Assert.Contains($"models[0].context_length: 16384 tokens per request is more than the {trained} model 'long' was trained on (its GGUF context_length); positions past that degrade its output", beyond.Warnings);
+        Assert.Empty(beyond.Errors);
     }
 
     [SharedModelFact("stories260K/stories260K.gguf")]

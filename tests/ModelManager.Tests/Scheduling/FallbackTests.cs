@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Logging;
+
 namespace ModelManager.Tests;
 
 public sealed class FallbackTests
@@ -80,6 +82,109 @@ public sealed class FallbackTests
         Assert.IsType<ModelFormatException>((await failed).Exception);
         Assert.Equal(1, m.GetModelStats()["bad"].FailureCount);
         Assert.Equal(1, m.GetModelStats()["bad"].FallbackCount);
+    }
+
+    [Fact]
+    public async Task ACorruptPrimary_IsNotReReadOnEveryCall_ItCoolsDown_UntilFailureCooldownPasses()
+    {
+        var time = new FakeTimeProvider();
+        var logs = new CountingLoggerFactory();
+        var options = Options(Config(100, Fake("bad", 10, parameters: "\"fail_estimate\": true", extra: "\"fallbacks\": [\"good\"]"), Fake("good", 10)).Replace("\"load_wait_timeout\": 1", "\"load_wait_timeout\": 1, \"failure_cooldown\": 30", StringComparison.Ordinal));
+        await using var m = new DefaultModelManager(options, [new FakeModelBackend()], time, logs);
+        var failures = 0;
+        m.RegisterCallback(ModelEventKind.LoadFailed, _ => Interlocked.Increment(ref failures));
+
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(FakeModelInstance.Expected("good", "x", 16), await m.GetModel("bad").GenerateAsync("x"));
+        }
+
+        var stats = m.GetModelStats()["bad"];
+        Assert.Equal(1, failures); // read once, not three times
+        Assert.Equal(1, stats.FailureCount);
+        Assert.Equal(3, stats.FallbackCount);
+        Assert.Equal(time.GetUtcNow().AddSeconds(30), stats.CoolDownUntil);
+        Assert.Equal(1, logs.Count(LogLevel.Error, 1002)); // one failed load, with its stack
+        Assert.Equal(1, logs.Count(LogLevel.Warning, 1022)); // then one line for every repeat, without one
+        Assert.Null(logs.Exception(1022));
+
+        // A direct load repeats the same failure at once.
+        var direct = await Assert.ThrowsAsync<ModelFormatException>(() => m.LoadModelAsync("bad"));
+        Assert.Contains("fail_estimate", direct.Message, StringComparison.Ordinal);
+        Assert.Equal(1, failures);
+
+        time.Advance(TimeSpan.FromSeconds(31));
+        await m.GetModel("bad").GenerateAsync("x");
+        Assert.Equal(2, failures); // tried again once the cool-down passed
+        Assert.Equal(2, m.GetModelStats()["bad"].FailureCount);
+    }
+
+    [Fact]
+    public async Task ACoolingDownModel_IsRetriedAtOnce_WhenItsFileChanges()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"cooldown-{Guid.NewGuid():N}.bin");
+        await File.WriteAllTextAsync(file, "broken");
+        try
+        {
+            var (m, _) = FromJson(Config(100, Fake("bad", 10, parameters: "\"fail_estimate\": true", extra: $"\"path\": {System.Text.Json.JsonSerializer.Serialize(file)}, \"fallbacks\": [\"good\"]"), Fake("good", 10)));
+            await using var _ = m;
+            var failures = 0;
+            m.RegisterCallback(ModelEventKind.LoadFailed, _ => Interlocked.Increment(ref failures));
+            await m.GetModel("bad").GenerateAsync("x");
+            await m.GetModel("bad").GenerateAsync("x");
+            Assert.Equal(1, failures);
+
+            await File.WriteAllTextAsync(file, "replaced by a longer file");
+            await m.GetModel("bad").GenerateAsync("x");
+
+            Assert.Equal(2, failures);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task FailureCooldownZero_RetriesOnEveryCall()
+    {
+        var (m, _) = FromJson(Config(100, Fake("bad", 10, parameters: "\"fail_estimate\": true", extra: "\"fallbacks\": [\"good\"]"), Fake("good", 10)).Replace("\"load_wait_timeout\": 1", "\"load_wait_timeout\": 1, \"failure_cooldown\": 0", StringComparison.Ordinal));
+        await using var _ = m;
+        for (var i = 0; i < 3; i++)
+        {
+            await m.GetModel("bad").GenerateAsync("x");
+        }
+
+        Assert.Equal(3, m.GetModelStats()["bad"].FailureCount);
+        Assert.Null(m.GetModelStats()["bad"].CoolDownUntil);
+    }
+
+    /// <summary>Counts log lines by level and event id, and keeps the exception each id last carried.</summary>
+    private sealed class CountingLoggerFactory : ILoggerFactory, ILogger
+    {
+        private readonly System.Collections.Concurrent.ConcurrentQueue<(LogLevel Level, int Id, Exception? Exception)> _lines = new();
+
+        public int Count(LogLevel level, int id) => _lines.Count(l => l.Level == level && l.Id == id);
+
+        public Exception? Exception(int id) => _lines.LastOrDefault(l => l.Id == id).Exception;
+
+        public ILogger CreateLogger(string categoryName) => this;
+
+        public void AddProvider(ILoggerProvider provider)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            _lines.Enqueue((logLevel, eventId.Id, exception));
     }
 
     [Fact]
