@@ -16,9 +16,27 @@ internal static class ModelConfigurationLoader
         MaxDepth = 64,
     };
 
-    public static void LoadFile(string path, ModelManagerOptions options)
+    /// <summary>
+    /// Where a configuration path points: an absolute path as it is; a relative one against the working directory, or,
+    /// when nothing is there, against the app's base directory (where a build copies <c>config.json</c>), so that an app
+    /// started from another folder finds its own file.
+    /// </summary>
+    /// <returns>The full path, and every place looked in when none had the file.</returns>
+    public static (string Full, string[] LookedIn) Resolve(string path, string? baseDirectory = null)
     {
         var full = Path.GetFullPath(path);
+        if (Path.IsPathRooted(path) || GuardedFile.GetKind(full) != FileKind.Missing)
+        {
+            return (full, [full]);
+        }
+
+        var beside = Path.GetFullPath(path, baseDirectory ?? AppContext.BaseDirectory);
+        return beside != full && GuardedFile.GetKind(beside) != FileKind.Missing ? (beside, [beside]) : (full, beside == full ? [full] : [full, beside]);
+    }
+
+    public static void LoadFile(string path, ModelManagerOptions options, string? baseDirectory = null)
+    {
+        var (full, lookedIn) = Resolve(path, baseDirectory);
         options.Source = full;
         options.BaseDirectory ??= Path.GetDirectoryName(full);
         var kind = GuardedFile.GetKind(full);
@@ -27,7 +45,9 @@ internal static class ModelConfigurationLoader
             options.BindErrors.Add(kind switch
             {
                 FileKind.Directory => $"{full}: is a folder; expected the path of a config.json file",
-                FileKind.Missing => $"{full}: configuration file not found",
+                FileKind.Missing => lookedIn.Length > 1
+                    ? $"{path}: configuration file not found; looked in {string.Join(" and ", lookedIn)} (the working directory, then the app's base directory)"
+                    : $"{full}: configuration file not found",
                 _ => $"{full}: is {GuardedFile.Describe(kind)}, not a regular file; expected the path of a config.json file",
             });
             return;

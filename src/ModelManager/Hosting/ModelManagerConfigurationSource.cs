@@ -32,7 +32,7 @@ internal sealed class ModelManagerConfigurationSource(string? filePath, IConfigu
     {
         if (filePath is not null)
         {
-            var full = Path.GetFullPath(filePath);
+            var full = ModelConfigurationLoader.Resolve(filePath).Full;
             var directory = Path.GetDirectoryName(full)!;
             return Directory.Exists(directory) && files(directory) is { } provider ? provider.Watch(Path.GetFileName(full)) : NullChangeToken.Singleton;
         }

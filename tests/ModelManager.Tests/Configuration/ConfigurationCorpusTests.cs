@@ -124,5 +124,31 @@ public sealed class ConfigurationCorpusTests
         Assert.Equal($"{path}: configuration file not found", Assert.Single(e.Errors));
     }
 
+    [Fact]
+    public void ARelativePath_NotInTheWorkingDirectory_IsFoundBesideTheApp_AndAMissingOneSaysWhereItLooked()
+    {
+        var app = Path.Combine(Path.GetTempPath(), $"mm-app-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(app);
+        var name = $"mm-config-{Guid.NewGuid():N}.json"; // nowhere in the working directory
+        try
+        {
+            var missing = new ModelManagerOptions();
+            ModelConfigurationLoader.LoadFile(name, missing, app);
+            var e = Assert.Throws<ModelConfigurationException>(() => ModelConfigurationValidator.Validate(missing, Backends()));
+            Assert.Equal($"{name}: configuration file not found; looked in {Path.GetFullPath(name)} and {Path.Combine(app, name)} (the working directory, then the app's base directory)",
+                Assert.Single(e.Errors));
+
+            File.WriteAllText(Path.Combine(app, name), """{ "max_memory_mb": 64, "models": [ { "name": "a", "type": "fake" } ] }""");
+            var options = new ModelManagerOptions();
+            ModelConfigurationLoader.LoadFile(name, options, app);
+            Assert.Equal(Path.Combine(app, name), options.Source);
+            Assert.Equal("a", Assert.Single(ModelConfigurationValidator.Validate(options, Backends()).Models).Name);
+        }
+        finally
+        {
+            Directory.Delete(app, recursive: true);
+        }
+    }
+
     private static Dictionary<string, IModelBackend> Backends() => new() { ["fake"] = new FakeModelBackend() };
 }
