@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using ModelManager;
 using ModelServer.Api;
+using OpenTelemetry.Metrics;
 
 namespace ModelServer;
 
@@ -15,6 +16,12 @@ public static class ModelServerApp
     /// <summary>The configuration key (and environment variable) holding the bearer key clients must send; unset means no key is needed.</summary>
     public const string ApiKeySetting = "MODELSERVER_API_KEY";
 
+    /// <summary>Where Prometheus scrapes the manager's metrics; behind the API key like <c>/v1</c>.</summary>
+    public const string MetricsPath = "/metrics";
+
+    /// <summary>The meter exported at <see cref="MetricsPath"/>: the one the manager's instruments belong to.</summary>
+    private const string MetricsMeter = "ModelManager";
+
     /// <summary>The command line help.</summary>
     public const string Usage = """
         ModelServer: the managed models behind the OpenAI wire format.
@@ -23,9 +30,9 @@ public static class ModelServerApp
 
           --config PATH   the ModelManager config.json (else the app configuration's ModelManager section)
           --urls URL      where to listen (default http://127.0.0.1:5000, loopback only)
-          MODELSERVER_API_KEY (environment)   when set, every /v1 request needs "Authorization: Bearer <key>"
+          MODELSERVER_API_KEY (environment)   when set, every /v1 and /metrics request needs "Authorization: Bearer <key>"
 
-        Endpoints: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/status, GET /health
+        Endpoints: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/status, GET /health, GET /metrics
         """;
 
     /// <summary>Creates the app from command-line <paramref name="args"/>; <paramref name="configure"/> may add services or backends (tests add the fake backend).</summary>
@@ -58,6 +65,10 @@ public static class ModelServerApp
         models.AddLlamaSharp().AddOnnxGenAI().AddOpenAI().AddHealthCheck();
         configure?.Invoke(builder, models);
 
+        // GET /metrics: the manager's meter (memory used and limit, models loaded, loads, evictions by reason, fallbacks,
+        // leases, load and memory-wait durations, prompt cache) in Prometheus' text format.
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(MetricsMeter).AddPrometheusExporter());
+
         var app = builder.Build();
         app.UseMiddleware<ApiKeyMiddleware>();
         app.MapGet("/v1/models", ModelsEndpoint.List);
@@ -67,6 +78,7 @@ public static class ModelServerApp
         app.MapPost("/v1/embeddings", EmbeddingsEndpoint.HandleAsync);
         app.MapGet("/v1/status", StatusEndpoint.Get);
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthEndpoint.WriteAsync });
+        app.MapPrometheusScrapingEndpoint(MetricsPath);
         app.MapFallback("/v1/{**path}", (HttpContext context) =>
         {
             // A known URL asked with the wrong method is 405 with the methods it takes, as HTTP says; anything else is unknown.

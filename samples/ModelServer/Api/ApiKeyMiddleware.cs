@@ -3,7 +3,7 @@ using System.Text;
 
 namespace ModelServer.Api;
 
-/// <summary>Requires <c>Authorization: Bearer &lt;MODELSERVER_API_KEY&gt;</c> on every <c>/v1</c> request when that key is set; <c>/health</c> stays open for probes.</summary>
+/// <summary>Requires <c>Authorization: Bearer &lt;MODELSERVER_API_KEY&gt;</c> on every <c>/v1</c> and <c>/metrics</c> request when that key is set; <c>/health</c> stays open for probes.</summary>
 /// <remarks>The key and whatever a client sends are compared in constant time and never logged.</remarks>
 internal sealed class ApiKeyMiddleware(RequestDelegate next, IConfiguration configuration)
 {
@@ -11,7 +11,8 @@ internal sealed class ApiKeyMiddleware(RequestDelegate next, IConfiguration conf
 
     public Task InvokeAsync(HttpContext context)
     {
-        if (_key is null || !context.Request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase))
+        if (_key is null || !(context.Request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase)
+                              || context.Request.Path.StartsWithSegments(ModelServerApp.MetricsPath, StringComparison.OrdinalIgnoreCase)))
         {
             return next(context);
         }

@@ -169,6 +169,28 @@ public sealed class ModelServerTests
     }
 
     [Fact]
+    public async Task Metrics_ArePrometheusText_OfTheManagersMeter_BehindTheApiKey()
+    {
+        await using var server = await ModelServerHost.StartAsync(FakeConfig, apiKey: "right-key");
+        using var http = new HttpClient { BaseAddress = server.Address };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", "right-key");
+        await server.Manager.LoadModelAsync("small");
+
+        using var response = await http.GetAsync("metrics");
+        var text = await response.Content.ReadAsStringAsync();
+        using var anonymous = await new HttpClient { BaseAddress = server.Address }.GetAsync("metrics");
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.StartsWith("text/plain", response.Content.Headers.ContentType!.MediaType, StringComparison.Ordinal);
+        // The exporter listens to every meter named ModelManager in the process: other tests' managers add to the sums, so
+        // the figures are checked for presence and sign, and this server's own load by its model's tag.
+        Assert.Matches(@"(?m)^modelmanager_memory_limit_bytes(\{[^}]*\})? [1-9]\d*(\.\d+)?(e\+\d+)?( \d+)?$", text);
+        Assert.Matches(@"(?m)^modelmanager_loads_total\{[^}]*modelmanager_model=""small""[^}]*\} [1-9]\d*( \d+)?$", text);
+        Assert.Contains("modelmanager_models_loaded", text, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Unauthorized, anonymous.StatusCode);
+    }
+
+    [Fact]
     public async Task BadRequests_Get400_WithOpenAIStyleErrors_NamingTheParameter()
     {
         await using var server = await ModelServerHost.StartAsync(FakeConfig);
