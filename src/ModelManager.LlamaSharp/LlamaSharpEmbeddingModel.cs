@@ -26,6 +26,9 @@ internal sealed class LlamaSharpEmbeddingModel(IModelInstance model, LlamaSharpE
         : serviceKey is null && serviceType == typeof(LlamaSharpEmbeddingModel) ? this
         : model.GetService(serviceType, serviceKey);
 
+    /// <summary>The chat model's (its prompt cache spills), as every other part of the contract is forwarded.</summary>
+    public ValueTask UnloadingAsync(UnloadReason reason) => model.UnloadingAsync(reason);
+
     public async ValueTask DisposeAsync()
     {
         embedder.Dispose();

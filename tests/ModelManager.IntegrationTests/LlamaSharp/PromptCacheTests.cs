@@ -95,6 +95,19 @@ public sealed class PromptCacheTests(ITestOutputHelper output)
     }
 
     [SharedModelFact(Marker)]
+    public async Task AModelThatAlsoEmbeds_StillSpillsItsPromptCache()
+    {
+        var spill = TestCache.NewScratchDirectory();
+        await using var m = Manager(PromptCache(8, spill) + ", \"capabilities\": [\"chat\", \"embeddings\"]");
+        await m.Chat.GetResponseAsync([new ChatMessage(ChatRole.User, "Tell me about a cat.")], new ChatOptions { MaxOutputTokens = 4 });
+        Assert.NotNull(m.Manager.GetModelStats()["stories"].PromptCache);
+
+        Assert.True(await m.Manager.UnloadModelAsync("stories"));
+
+        Assert.NotEmpty(Directory.GetFiles(spill, "*.mmkv", SearchOption.AllDirectories));
+    }
+
+    [SharedModelFact(Marker)]
     public async Task TheConversationIdHint_KeepsOneCachedSequencePerConversation()
     {
         await using var cached = Manager(PromptCache(8, null));
