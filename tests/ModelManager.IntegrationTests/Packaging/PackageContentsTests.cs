@@ -65,7 +65,11 @@ public sealed partial class PackageContentsTests(PackedPackages packages)
             string snupkg = packages.PackagePath(id, ".snupkg");
             Assert.True(File.Exists(snupkg), $"{snupkg} missing");
             using var symbols = ZipFile.OpenRead(snupkg);
-            Assert.NotNull(symbols.GetEntry($"lib/net10.0/{id}.pdb"));
+            // SourceLink: the PDB maps the sources to the repository at this commit.
+            string pdb = Encoding.UTF8.GetString(ReadBytes(symbols, $"lib/net10.0/{id}.pdb"));
+            var sourceLink = SourceLinkJson().Match(pdb);
+            Assert.True(sourceLink.Success, $"{id}.pdb has no SourceLink document map");
+            Assert.Contains($"/{head}/", sourceLink.Value, StringComparison.Ordinal);
         }
     }
 
@@ -136,6 +140,9 @@ public sealed partial class PackageContentsTests(PackedPackages packages)
         process.WaitForExit();
         return (process.ExitCode, output);
     }
+
+    [GeneratedRegex(@"\{""documents"":\{[^}]*\}\}")]
+    private static partial Regex SourceLinkJson();
 
     [GeneratedRegex(@"(?m)^.*:\s*warning\b.*$", RegexOptions.IgnoreCase)]
     private static partial Regex WarningLine();
