@@ -167,6 +167,10 @@ internal sealed class MemoryBudget
                 {
                     free += e.Memory.Charged;
                 }
+                else if (e != entry && e.State == ModelState.Ready)
+                {
+                    free += e.Memory.Cache; // given back at once, whoever holds it
+                }
             }
 
             if (bytes > free)

@@ -252,6 +252,20 @@ public sealed class MemoryBudgetTests
         Assert.Equal([(important, 25 * Mb)], step.Reclaims!);
     }
 
+    [Fact]
+    public void EnsureFitsNow_CountsCaches_AsRoomAFallbackCanHaveAtOnce()
+    {
+        var important = Ready("important", priority: 1);
+        Assert.True(important.TryLease(out _, out _)); // leased and more important: not evictable
+        var fallback = Entry("fallback", priority: 5);
+        var budget = Charged(100 * Mb, (important, 60 * Mb));
+        budget.UpdateEntries(e => [.. e, fallback]);
+        Assert.True(budget.CreateGrant(important).TryGrow(35 * Mb));
+
+        budget.EnsureFitsNow(fallback, 30 * Mb); // 5 MB free + 35 MB of cache
+        Assert.Throws<ModelMemoryException>(() => budget.EnsureFitsNow(fallback, 45 * Mb));
+    }
+
     private static ModelEntry Entry(string name, int priority = 3) =>
         new(new ModelDescriptor(name, "none", null, null, new GenerationOptions(), priority, TimeSpan.Zero, false, [],
             new Dictionary<string, string?>(), $"models[{name}]"), backend: null!);
