@@ -26,24 +26,28 @@ public sealed class FaultInjectionTests
     [Fact]
     public async Task AFileReadThatBlocks_CountsAgainstLoadTimeout_AndShutdownDoesNotWaitForIt()
     {
-        // The estimate reads the model's files first; a read that blocks its thread (a hung disk) must not hang the load.
-        var (m, backend) = FromJson(WithLoadTimeout(Config(100, Fake("slow-disk", 10, parameters: "\"estimate_delay_ms\": 3000"), Fake("ok", 10)), 0.3), TimeProvider.System);
+        // The estimate reads the model's files first; a read that blocks its thread (a hung disk, 10 s here) must not hang the load.
+        var slowDisk = Fake("slow-disk", 10, parameters: "\"estimate_delay_ms\": 10000");
+        var (m, backend) = FromJson(WithLoadTimeout(Config(100, slowDisk, Fake("ok", 10)), 0.3), TimeProvider.System);
         var sw = System.Diagnostics.Stopwatch.StartNew();
 
         var e = await Assert.ThrowsAsync<ModelLoadException>(() => m.LoadModelAsync("slow-disk"));
 
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(2), $"took {sw.Elapsed}");
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"took {sw.Elapsed}: the load waited for the read");
         Assert.Contains("did not load within load_timeout (0.3 s, reading its files included)", e.Message, StringComparison.Ordinal);
         Assert.Equal(0, backend.Loads);
         Assert.Equal(ModelState.Unloaded, m.GetModelStats()["slow-disk"].State);
+        await m.LoadModelAsync("ok"); // the rest of the manager is undisturbed
 
-        // Another read blocks; shutdown ends at once instead of waiting for it.
-        var reading = m.LoadModelAsync("slow-disk");
-        await Task.Delay(50);
+        // With a generous load_timeout, shutdown ends behind a blocked read instead of waiting for it.
+        var (patient, _) = FromJson(WithLoadTimeout(Config(100, slowDisk), 600), TimeProvider.System);
+        var reading = patient.LoadModelAsync("slow-disk");
+        await Task.Delay(100);
         sw.Restart();
-        await m.ShutdownAsync(new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(1), $"shutdown took {sw.Elapsed.TotalSeconds:F1} s behind a blocked read");
+        await patient.ShutdownAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(5), $"shutdown took {sw.Elapsed.TotalSeconds:F1} s behind a blocked read");
         await Assert.ThrowsAsync<ObjectDisposedException>(() => reading);
+        await m.DisposeAsync();
     }
 
     [Fact]
