@@ -46,9 +46,6 @@ internal static class GgufMemoryEstimator
     /// <summary>Resident bytes per tensor for the loader's and the graph scheduler's metadata.</summary>
     public const long BytesPerTensor = 12 * 1024;
 
-    /// <summary>The KV cache's bytes for one token of one sequence: layers × kv-heads × (key + value width) × 2 bytes (f16).</summary>
-    internal static double KvBytesPerToken(GgufModelInfo info) => (double)info.BlockCount * info.HeadCountKv * ((double)info.KeyLength + info.ValueLength) * 2;
-
     /// <summary>Estimates the bytes a model costs when loaded with <paramref name="parallel"/> sequences of <paramref name="contextLength"/> tokens each.</summary>
     /// <param name="info">The model, as read by <see cref="GgufReader"/>.</param>
     /// <param name="contextLength">Tokens per sequence; 0 or less means the model's training context.</param>
@@ -64,7 +61,7 @@ internal static class GgufMemoryEstimator
 
         // Metadata values are validated as non-negative but may be huge; doubles cannot overflow here.
         double nKv = Math.Ceiling(nCtx / 256) * 256;
-        double kv = nKv * KvBytesPerToken(info);
+        double kv = nKv * info.BlockCount * info.HeadCountKv * ((double)info.KeyLength + info.ValueLength) * 2;
 
         double tokens = Math.Min(MicroBatch, nCtx);
         double embd = info.EmbeddingLength;

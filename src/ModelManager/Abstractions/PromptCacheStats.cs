@@ -6,6 +6,6 @@ namespace ModelManager;
 /// <param name="ReusedTokens">Prompt tokens taken from the cache instead of evaluated, over all hits.</param>
 /// <param name="Sequences">Finished sequences the cache holds now.</param>
 /// <param name="Tokens">Tokens those sequences hold.</param>
-/// <param name="Bytes">The KV cache bytes of <see cref="Tokens"/>, inside the KV memory the cache reserves (in the model's estimate and actual bytes).</param>
+/// <param name="Bytes">The memory the saved states hold (their KV cells and tokens): charged to the budget on top of the model, as <see cref="ModelMemoryUsage.CacheBytes"/>.</param>
 /// <param name="Restored">Sequences restored from the spill area when the model loaded.</param>
 public sealed record PromptCacheStats(long Hits, long Misses, long ReusedTokens, int Sequences, long Tokens, long Bytes, int Restored);

@@ -45,17 +45,10 @@ internal sealed class ModelEmbeddingGenerator : IEmbeddingGenerator<string, Embe
 
         for (var attempt = 0; ; attempt++)
         {
-            var manager = _model.Manager;
-            var lease = await manager.AcquireChainAsync(chain, cancellationToken).ConfigureAwait(false);
+            var lease = await _model.BeginCallAsync(chain, cancellationToken).ConfigureAwait(false);
             var entry = lease.Entry;
             var descriptor = entry.Descriptor;
             ModelUnavailableException? unavailable = null;
-            if (!entry.TryEnterCall(descriptor.MaxQueue, out var calls))
-            {
-                manager.Release(entry);
-                throw new ModelBusyException(entry.Name, calls, descriptor.MaxQueue, ModelHandle.BusyRetryAfter,
-                    $"Model '{entry.Name}' holds {calls} calls, its max_queue; retry later.");
-            }
 
             try
             {
@@ -73,15 +66,10 @@ internal sealed class ModelEmbeddingGenerator : IEmbeddingGenerator<string, Embe
                 {
                     result = await embedder.EmbedAsync(list, dimensions, linked.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException oce) when (lease.CallToken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                catch (OperationCanceledException oce) when (!cancellationToken.IsCancellationRequested
+                                                              && (lease.CallToken.IsCancellationRequested || queued?.IsCancellationRequested == true))
                 {
-                    throw new ModelUnloadedException(entry.Name, $"Model '{entry.Name}' was unloaded while this call was running.", oce);
-                }
-                catch (OperationCanceledException) when (queued?.IsCancellationRequested == true && !cancellationToken.IsCancellationRequested)
-                {
-                    entry.CountBusy();
-                    throw new ModelBusyException(entry.Name, entry.Calls, descriptor.MaxQueue, ModelHandle.BusyRetryAfter,
-                        $"Model '{entry.Name}' did not finish this call within its queue_timeout of {descriptor.QueueTimeout.TotalSeconds:0.###} s; retry later.");
+                    throw ModelHandle.CallCancelled(lease, oce, "finish this call");
                 }
                 catch (ModelUnavailableException u) when (attempt == 0 && u.ShouldFailOver && chain.Length > 1)
                 {
@@ -113,11 +101,10 @@ internal sealed class ModelEmbeddingGenerator : IEmbeddingGenerator<string, Embe
             }
             finally
             {
-                entry.ExitCall();
-                manager.Release(entry);
+                _model.EndCall(lease);
             }
 
-            await manager.RetireUnavailableAsync(entry, unavailable).ConfigureAwait(false);
+            await _model.Manager.RetireUnavailableAsync(entry, unavailable).ConfigureAwait(false);
         }
     }
 

@@ -34,40 +34,22 @@ internal sealed class ModelHandle : ILanguageModel
 
     /// <summary>The models this handle tries, in order; re-resolved when a reload changes the configuration.</summary>
     /// <exception cref="ModelNotFoundException">A reload removed the model (or agent) this handle names.</exception>
-    public ModelEntry[] Chain
-    {
-        get
-        {
-            var resolved = Volatile.Read(ref _resolved);
-            var version = _manager.ConfigurationVersion;
-            if (resolved is not null && resolved.Version == version)
-            {
-                return resolved.Chain;
-            }
-
-            return Resolve(version).Chain;
-        }
-    }
+    public ModelEntry[] Chain => Current.Chain;
 
     /// <summary>The models of <see cref="Chain"/> that serve embeddings, in order; the first is not <see cref="Primary"/> when that one cannot embed.</summary>
-    internal ModelEntry[] EmbeddingChain
-    {
-        get
-        {
-            var resolved = Volatile.Read(ref _resolved);
-            var version = _manager.ConfigurationVersion;
-            return resolved is not null && resolved.Version == version ? resolved.Embedding : Resolve(version).Embedding;
-        }
-    }
+    internal ModelEntry[] EmbeddingChain => Current.Embedding;
 
     /// <summary>The models of <see cref="Chain"/> that serve chat and completions, in order.</summary>
-    private ModelEntry[] ChatChain
+    private ModelEntry[] ChatChain => Current.Chat;
+
+    /// <summary>The chains as of the running configuration: resolved once per configuration version.</summary>
+    private Resolved Current
     {
         get
         {
             var resolved = Volatile.Read(ref _resolved);
             var version = _manager.ConfigurationVersion;
-            return resolved is not null && resolved.Version == version ? resolved.Chat : Resolve(version).Chat;
+            return resolved is not null && resolved.Version == version ? resolved : Resolve(version);
         }
     }
 
@@ -163,15 +145,8 @@ internal sealed class ModelHandle : ILanguageModel
                 throw NotServing(ModelCapabilities.Chat);
             }
 
-            var lease = await _manager.AcquireChainAsync(chain, cancellationToken).ConfigureAwait(false);
+            var lease = await BeginCallAsync(chain, cancellationToken).ConfigureAwait(false);
             var descriptor = lease.Entry.Descriptor;
-            if (!lease.Entry.TryEnterCall(descriptor.MaxQueue, out var calls))
-            {
-                _manager.Release(lease.Entry);
-                throw new ModelBusyException(lease.Entry.Name, calls, descriptor.MaxQueue, BusyRetryAfter,
-                    $"Model '{lease.Entry.Name}' holds {calls} calls, its max_queue; retry later.");
-            }
-
             ModelUnavailableException? unavailable = null;
             try
             {
@@ -206,15 +181,10 @@ internal sealed class ModelHandle : ILanguageModel
 
                         piece = e.Current;
                     }
-                    catch (OperationCanceledException oce) when (lease.CallToken.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                    catch (OperationCanceledException oce) when (!cancellationToken.IsCancellationRequested
+                                                                  && (lease.CallToken.IsCancellationRequested || queued?.IsCancellationRequested == true && !yielded))
                     {
-                        throw new ModelUnloadedException(lease.Entry.Name, $"Model '{lease.Entry.Name}' was unloaded while this call was running.", oce);
-                    }
-                    catch (OperationCanceledException) when (queued?.IsCancellationRequested == true && !yielded && !cancellationToken.IsCancellationRequested)
-                    {
-                        lease.Entry.CountBusy();
-                        throw new ModelBusyException(lease.Entry.Name, lease.Entry.Calls, descriptor.MaxQueue, BusyRetryAfter,
-                            $"Model '{lease.Entry.Name}' did not start this call within its queue_timeout of {descriptor.QueueTimeout.TotalSeconds:0.###} s; retry later.");
+                        throw CallCancelled(lease, oce, "start this call");
                     }
                     catch (ModelUnavailableException u) when (!yielded && attempt == 0 && u.ShouldFailOver && chain.Length > 1)
                     {
@@ -240,8 +210,7 @@ internal sealed class ModelHandle : ILanguageModel
             }
             finally
             {
-                lease.Entry.ExitCall();
-                _manager.Release(lease.Entry);
+                EndCall(lease);
             }
 
             if (unavailable is null)
@@ -251,6 +220,48 @@ internal sealed class ModelHandle : ILanguageModel
 
             await _manager.RetireUnavailableAsync(lease.Entry, unavailable).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Leases the first model of <paramref name="chain"/> that loads and admits one call on it; the caller ends it with <see cref="EndCall"/>.</summary>
+    /// <exception cref="ModelBusyException">The model already holds its <c>max_queue</c> calls.</exception>
+    internal async ValueTask<InstanceLease> BeginCallAsync(ModelEntry[] chain, CancellationToken cancellationToken)
+    {
+        var lease = await _manager.AcquireChainAsync(chain, cancellationToken).ConfigureAwait(false);
+        var entry = lease.Entry;
+        if (!entry.TryEnterCall(entry.Descriptor.MaxQueue, out var calls))
+        {
+            _manager.Release(entry);
+            throw new ModelBusyException(entry.Name, calls, entry.Descriptor.MaxQueue, BusyRetryAfter, $"Model '{entry.Name}' holds {calls} calls, its max_queue; retry later.");
+        }
+
+        return lease;
+    }
+
+    /// <summary>Ends a call <see cref="BeginCallAsync"/> began: its admission, then its lease.</summary>
+    internal void EndCall(InstanceLease lease)
+    {
+        lease.Entry.ExitCall();
+        _manager.Release(lease.Entry);
+    }
+
+    /// <summary>
+    /// What a call cancelled by the manager, not its caller, reports: <see cref="ModelUnloadedException"/> when a forced
+    /// unload cancelled it, else <see cref="ModelBusyException"/> for its <c>queue_timeout</c> (counted as busy).
+    /// </summary>
+    /// <param name="lease">The call's lease.</param>
+    /// <param name="cancelled">The cancellation, kept as the inner exception of an unload.</param>
+    /// <param name="what">What the call did not do in time, for the message ("start this call").</param>
+    internal static Exception CallCancelled(InstanceLease lease, OperationCanceledException cancelled, string what)
+    {
+        var entry = lease.Entry;
+        if (lease.CallToken.IsCancellationRequested)
+        {
+            return new ModelUnloadedException(entry.Name, $"Model '{entry.Name}' was unloaded while this call was running.", cancelled);
+        }
+
+        entry.CountBusy();
+        return new ModelBusyException(entry.Name, entry.Calls, entry.Descriptor.MaxQueue, BusyRetryAfter,
+            $"Model '{entry.Name}' did not {what} within its queue_timeout of {entry.Descriptor.QueueTimeout.TotalSeconds:0.###} s; retry later.");
     }
 
     /// <summary>The wait a busy model suggests before a retry (1 s).</summary>
