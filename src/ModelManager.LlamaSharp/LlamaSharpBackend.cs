@@ -9,7 +9,7 @@ namespace ModelManager;
 
 /// <summary>Type <c>gguf</c>: validates the file in managed code, then loads it through LLamaSharp.</summary>
 /// <remarks>Thread-safe; models load concurrently. Every file passes <see cref="GgufReader"/> before llama.cpp sees it.</remarks>
-internal sealed class LlamaSharpBackend : IModelBackend
+internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
 {
     private readonly LlamaSharpOptions _options;
     private readonly ILogger _logger;
@@ -63,12 +63,57 @@ internal sealed class LlamaSharpBackend : IModelBackend
         }
     }
 
-    public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken)
+    public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Estimate(model).TotalBytes);
+
+    public MemoryEstimate Estimate(ModelDescriptor model)
     {
         var info = ReadHeader(model);
         var settings = LlamaSharpModelSettings.From(model, info, _options);
-        var embedding = model.Capabilities.HasFlag(ModelCapabilities.Embeddings) ? LlamaSharpEmbedder.ContextBytes(info, settings) : 0;
-        return ValueTask.FromResult(GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel) + embedding);
+        var estimate = GgufMemoryEstimator.EstimateParts(info, settings.ContextLength, settings.Parallel);
+        return model.Capabilities.HasFlag(ModelCapabilities.Embeddings)
+            ? new MemoryEstimate([.. estimate.Parts, new MemoryEstimatePart("embedding context", LlamaSharpEmbedder.ContextBytes(info, settings), "a second, one-sequence context for embeddings")])
+            : estimate;
+    }
+
+    public ModelInspection Inspect(ModelDescriptor model)
+    {
+        var info = ReadHeader(model);
+        var toolFormat = ToolCallFormat.Detect(info.ChatTemplate, "", "").Name;
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        string Count(long value) => value.ToString(inv);
+        var facts = new List<KeyValuePair<string, string>>
+        {
+            new("file", info.FilePath),
+            new("file_bytes", Count(info.FileSize)),
+            new("architecture", info.Architecture),
+        };
+        if (info.Name.Length > 0)
+        {
+            facts.Add(new("name", info.Name));
+        }
+
+        facts.AddRange(
+        [
+            new("block_count", Count(info.BlockCount)),
+            new("embedding_length", Count(info.EmbeddingLength)),
+            new("feed_forward_length", Count(info.FeedForwardLength)),
+            new("head_count", Count(info.HeadCount)),
+            new("head_count_kv", Count(info.HeadCountKv)),
+            new("context_length", Count(info.ContextLength)),
+            new("vocab_size", Count(info.VocabSize)),
+            new("tokenizer", info.TokenizerModel.Length > 0 ? info.TokenizerModel : "unknown"),
+            new("merges", Count(info.MergeCount)),
+            new("bos_token_id", info.BosTokenId is { } bos ? Count(bos) : "none"),
+            new("eos_token_id", info.EosTokenId is { } eos ? Count(eos) : "none"),
+            new("tensor_count", Count(info.TensorCount)),
+            new("tensor_bytes", Count(info.TensorBytes)),
+            new("chat_template", info.ChatTemplate is null ? "no" : "yes"),
+            new("tool_template", toolFormat == GenericToolCallFormat.FormatName ? "no" : "yes"),
+            new("tool_call_format", toolFormat),
+            new("embedding_model", LlamaSharpEmbedder.IsEmbeddingModel(info) ? "yes" : "no"),
+        ]);
+        return new ModelInspection($"GGUF v{info.Version}", facts, GgufMemoryEstimator.WeightsByType(info));
     }
 
     /// <summary>An embedding GGUF (a pooling type, an encoder architecture) serves embeddings; any other chat (set <c>capabilities</c> to embed with it too).</summary>

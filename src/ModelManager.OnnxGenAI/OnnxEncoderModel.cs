@@ -67,6 +67,9 @@ internal sealed partial class OnnxEncoderModel : IModelInstance, IEmbeddingModel
     internal static long RunTokens(int contextLength, int batchSize, int batchTokens) =>
         Math.Min((long)batchSize * contextLength, Math.Max(batchTokens, contextLength));
 
+    /// <summary>ONNX Runtime's copy of the files: 1.5 × their bytes (see <see cref="Estimate"/>).</summary>
+    public static long SessionBytes(OnnxEncoderFolder folder) => folder.OnnxBytes * 3 / 2;
+
     /// <summary>The bytes a load reserves: ONNX Runtime's copy of the ONNX files, plus the activations of one full batch.</summary>
     /// <remarks>
     /// The session: 1.5 × the files (all-MiniLM-L6-v2's 86.7 MB of files grew a bare process by 98–101 MB, and by 127 MB in
@@ -76,7 +79,7 @@ internal sealed partial class OnnxEncoderModel : IModelInstance, IEmbeddingModel
     /// 49 MB for 32 × 64 tokens, 302 MB for 32 × 256, 606 MB for 64 × 256; the formula gives 47, 302 and 604 MB).
     /// </remarks>
     public static long Estimate(OnnxEncoderFolder folder, int contextLength, int batchSize, int batchTokens) =>
-        (folder.OnnxBytes * 3 / 2) + (RunTokens(contextLength, batchSize, batchTokens) * ((18L << 10) + ((long)contextLength * 72)));
+        SessionBytes(folder) + (RunTokens(contextLength, batchSize, batchTokens) * ((18L << 10) + ((long)contextLength * 72)));
 
     public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
         NotChat();

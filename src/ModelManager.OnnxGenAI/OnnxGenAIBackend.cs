@@ -10,7 +10,7 @@ namespace ModelManager;
 /// growth measured around each belongs to it. The backend holds a reference on the process-wide runtime from its first
 /// load until it is disposed (at shutdown), so evicting the last model does not restart ONNX Runtime.
 /// </remarks>
-internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
+internal sealed class OnnxGenAIBackend : IModelBackend, IModelInspector, IDisposable
 {
     private readonly OnnxGenAIOptions _options;
     private readonly ILogger _logger;
@@ -43,18 +43,83 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
     public ModelCapabilities DetectCapabilities(ModelDescriptor model) =>
         OnnxEncoderFolder.IsEncoderFolder(model.Path) ? ModelCapabilities.Embeddings : ModelCapabilities.Chat;
 
-    public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken)
+    public ValueTask<long> EstimateBytesAsync(ModelDescriptor model, CancellationToken cancellationToken) =>
+        ValueTask.FromResult(Estimate(model).TotalBytes);
+
+    public MemoryEstimate Estimate(ModelDescriptor model)
     {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
         if (OnnxEncoderFolder.IsEncoderFolder(model.Path))
         {
             var encoder = OnnxEncoderFolder.Read(model);
             var encoderSettings = OnnxEncoderSettings.From(model, encoder);
-            return ValueTask.FromResult(OnnxEncoderModel.Estimate(encoder, encoderSettings.ContextLength, encoderSettings.BatchSize, encoderSettings.BatchTokens));
+            var session = OnnxEncoderModel.SessionBytes(encoder);
+            return new MemoryEstimate(
+            [
+                new MemoryEstimatePart("session", session, string.Create(inv, $"1.5 × the {encoder.Files.Count} ONNX file{(encoder.Files.Count == 1 ? "" : "s")} ({encoder.OnnxBytes} bytes)")),
+                new MemoryEstimatePart("activations", OnnxEncoderModel.Estimate(encoder, encoderSettings.ContextLength, encoderSettings.BatchSize, encoderSettings.BatchTokens) - session,
+                    string.Create(inv, $"one batch of {OnnxEncoderModel.RunTokens(encoderSettings.ContextLength, encoderSettings.BatchSize, encoderSettings.BatchTokens)} tokens at context {encoderSettings.ContextLength}")),
+            ]);
         }
 
         var folder = OnnxModelFolder.Read(model);
-        var settings = OnnxGenAIModelSettings.From(model, folder, _options);
-        return ValueTask.FromResult(Estimate(folder, settings));
+        return Estimate(folder, OnnxGenAIModelSettings.From(model, folder, _options));
+    }
+
+    /// <summary>The ONNX files plus the KV cache of <c>parallel</c> sequences of the context length.</summary>
+    internal static MemoryEstimate Estimate(OnnxModelFolder folder, OnnxGenAIModelSettings settings)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        return new MemoryEstimate(
+        [
+            .. folder.Files.Select(f => new MemoryEstimatePart($"weights ({Path.GetFileName(f.Path)})", f.Bytes)),
+            new MemoryEstimatePart("kv cache", folder.KvCacheBytes(settings.ContextLength) * settings.Parallel,
+                string.Create(inv, $"{settings.Parallel} × {settings.ContextLength} tokens × {folder.Layers} layers × {folder.KeyValueHeads} kv heads × {folder.HeadSize} × 2 × {folder.KvElementBytes} B")),
+        ]);
+    }
+
+    public ModelInspection Inspect(ModelDescriptor model)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        if (OnnxEncoderFolder.IsEncoderFolder(model.Path))
+        {
+            var encoder = OnnxEncoderFolder.Read(model);
+            return new ModelInspection("ONNX encoder folder",
+            [
+                new("folder", encoder.Directory),
+                new("model_file", encoder.ModelPath),
+                new("onnx_bytes", encoder.OnnxBytes.ToString(inv)),
+                new("vocabulary", encoder.VocabularyPath),
+                new("lower_case", encoder.LowerCase ? "yes" : "no"),
+                new("max_sequence_length", encoder.MaxSequenceLength?.ToString(inv) ?? "unknown"),
+                new("capabilities", "embeddings"),
+            ], Weights(encoder.Files));
+        }
+
+        var folder = OnnxModelFolder.Read(model);
+        return new ModelInspection("ONNX Runtime GenAI folder",
+        [
+            new("folder", folder.Directory),
+            new("model_type", folder.ModelType),
+            new("num_hidden_layers", folder.Layers.ToString(inv)),
+            new("num_key_value_heads", folder.KeyValueHeads.ToString(inv)),
+            new("head_size", folder.HeadSize.ToString(inv)),
+            new("context_length", folder.ContextLength.ToString(inv)),
+            new("vocab_size", folder.VocabSize.ToString(inv)),
+            new("eos_token_id", folder.EosTokenIds.Count == 0 ? "none" : string.Join(", ", folder.EosTokenIds)),
+            new("onnx_bytes", folder.OnnxBytes.ToString(inv)),
+            new("kv_element_bytes", folder.KvElementBytes.ToString(inv)),
+            new("chat_template", folder.HasChatTemplate() switch
+            {
+                true => "yes (tokenizer_config.json)",
+                false => "no (the plain System:/User:/Assistant: format)",
+                null => "unknown (tokenizer_config.json is not readable JSON)",
+            }),
+            new("capabilities", "chat"),
+        ], Weights(folder.Files));
+
+        static IReadOnlyList<WeightGroup> Weights(IReadOnlyList<OnnxFile> files) =>
+            [.. files.Select(f => new WeightGroup(Path.GetFileName(f.Path), 1, f.Bytes)).OrderByDescending(g => g.Bytes)];
     }
 
     public async Task<IModelInstance> LoadAsync(ModelDescriptor model, IProgress<double>? progress, CancellationToken cancellationToken)
@@ -120,10 +185,6 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IDisposable
 
         runtime?.Dispose();
     }
-
-    /// <summary>ONNX files plus the KV cache of <c>parallel</c> sequences of the context length.</summary>
-    internal static long Estimate(OnnxModelFolder folder, OnnxGenAIModelSettings settings) =>
-        folder.OnnxBytes + (folder.KvCacheBytes(settings.ContextLength) * settings.Parallel);
 
     private void HoldRuntime()
     {

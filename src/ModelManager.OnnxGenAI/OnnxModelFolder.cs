@@ -79,6 +79,27 @@ internal sealed class OnnxModelFolder
     public long KvCacheBytes(int contextLength) =>
         (long)Layers * KeyValueHeads * HeadSize * contextLength * 2 * KvElementBytes;
 
+    /// <summary>
+    /// Whether <c>tokenizer_config.json</c> carries a <c>chat_template</c> (read in managed code, for inspection; the load asks
+    /// ONNX Runtime GenAI itself); null when the file is over <see cref="MaxConfigBytes"/> or not JSON.
+    /// </summary>
+    public bool? HasChatTemplate()
+    {
+        var path = Path.Combine(Directory, TokenizerFiles[1]);
+        try
+        {
+            using var document = JsonDocument.Parse(GuardedFile.ReadAllBytes(path, MaxConfigBytes, "a tokenizer configuration"));
+            return document.RootElement.ValueKind == JsonValueKind.Object
+                && document.RootElement.TryGetProperty("chat_template", out var template)
+                && template.ValueKind is JsonValueKind.String or JsonValueKind.Array
+                && !(template.ValueKind == JsonValueKind.String && template.GetString() is "");
+        }
+        catch (Exception e) when (e is JsonException or UnreadableFileException or IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Reads and checks the folder of <paramref name="model"/>.</summary>
     /// <exception cref="ModelFormatException">Something is missing or malformed; the message names the file and the model.</exception>
     public static OnnxModelFolder Read(ModelDescriptor model) => Read(model.Path, model.Name);

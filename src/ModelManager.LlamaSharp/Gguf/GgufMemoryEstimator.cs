@@ -50,7 +50,10 @@ internal static class GgufMemoryEstimator
     /// <param name="info">The model, as read by <see cref="GgufReader"/>.</param>
     /// <param name="contextLength">Tokens per sequence; 0 or less means the model's training context.</param>
     /// <param name="parallel">Sequences sharing the context (llama.cpp's n_seq_max); less than 1 means 1.</param>
-    internal static long Estimate(GgufModelInfo info, int contextLength, int parallel)
+    internal static long Estimate(GgufModelInfo info, int contextLength, int parallel) => EstimateParts(info, contextLength, parallel).TotalBytes;
+
+    /// <summary>The same estimate term by term: weights by element type, KV cache, compute, logits, bookkeeping.</summary>
+    internal static MemoryEstimate EstimateParts(GgufModelInfo info, int contextLength, int parallel)
     {
         ArgumentNullException.ThrowIfNull(info);
         double sequences = Math.Max(parallel, 1);
@@ -75,7 +78,28 @@ internal static class GgufMemoryEstimator
             + (info.TensorCount * (double)BytesPerTensor)
             + FixedOverhead;
 
-        double total = info.TensorBytes + kv + compute + logits + bookkeeping;
-        return total >= long.MaxValue ? long.MaxValue : (long)total;
+        var parts = new List<MemoryEstimatePart>();
+        foreach (var group in WeightsByType(info))
+        {
+            parts.Add(new MemoryEstimatePart($"weights ({group.Name})", group.Bytes, $"{group.Count} tensor{(group.Count == 1 ? "" : "s")}"));
+        }
+
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        parts.Add(new MemoryEstimatePart("kv cache", Bytes(kv),
+            string.Create(inv, $"{nKv} cells ({sequences} × {perSequence} tokens, padded to 256) × {info.BlockCount} layers × {info.HeadCountKv} kv heads × ({info.KeyLength} + {info.ValueLength}) × f16")));
+        parts.Add(new MemoryEstimatePart("compute", Bytes(compute),
+            string.Create(inv, $"peak of one {tokens}-token micro-batch: {(layer >= output ? "a layer's activations" : "the output layer")}")));
+        parts.Add(new MemoryEstimatePart("logits", Bytes(logits), string.Create(inv, $"{info.VocabSize} × {sequences} sequence{(sequences == 1 ? "" : "s")} × f32")));
+        parts.Add(new MemoryEstimatePart("overhead", Bytes(bookkeeping),
+            string.Create(inv, $"vocabulary and merges ({info.VocabSize + info.MergeCount} × {BytesPerToken} B), tensor metadata ({info.TensorCount} × {BytesPerTensor / 1024} KiB), {FixedOverhead >> 20} MiB fixed")));
+        return new MemoryEstimate(parts);
     }
+
+    /// <summary>The tensor bytes grouped by element type, largest first.</summary>
+    internal static IReadOnlyList<WeightGroup> WeightsByType(GgufModelInfo info) =>
+        [.. info.Tensors.GroupBy(t => t.Type)
+            .Select(g => new WeightGroup(g.Key.ToString(), g.Count(), g.Sum(t => t.ByteSize)))
+            .OrderByDescending(g => g.Bytes).ThenBy(g => g.Name, StringComparer.Ordinal)];
+
+    private static long Bytes(double value) => value >= long.MaxValue ? long.MaxValue : (long)value;
 }

@@ -11,7 +11,10 @@ internal sealed class GenericToolCallFormat : ToolCallFormat
     private static readonly string[] ArgumentKeys = ["arguments", "parameters"];
 
     /// <inheritdoc />
-    public override string Name => "generic";
+    /// <summary>The format's <see cref="Name"/>: the one models without a tool template get.</summary>
+    public const string FormatName = "generic";
+
+    public override string Name => FormatName;
 
     /// <inheritdoc />
     public override string Trigger => Open;

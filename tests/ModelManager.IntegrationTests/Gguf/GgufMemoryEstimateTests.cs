@@ -95,7 +95,9 @@ public sealed partial class GgufMemoryEstimateTests(ITestOutputHelper output)
         ValueLength = embd / heads,
         VocabSize = vocab,
         TensorBytes = tensorBytes,
-        Tensors = Enumerable.Range(0, tensors).Select(i => new GgufTensorInfo("t" + i, GgmlType.F32, [1], 0, 4)).ToList(),
+        // As GgufReader guarantees, the tensors' sizes add up to TensorBytes (the estimate's weights are their sum by type).
+        Tensors = Enumerable.Range(0, tensors)
+            .Select(i => new GgufTensorInfo("t" + i, GgmlType.F32, [1], 0, (tensorBytes / tensors) + (i == 0 ? tensorBytes % tensors : 0))).ToList(),
         Metadata = new Dictionary<string, string>(),
     };
 

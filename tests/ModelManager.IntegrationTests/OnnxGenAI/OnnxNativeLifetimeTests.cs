@@ -114,7 +114,7 @@ public sealed class OnnxNativeLifetimeTests(ITestOutputHelper output)
     {
         // parallel 256 makes the ONNX estimate (files + 256 KV caches, ~80 MB) dominate its measured growth, so the charges are known up front.
         var onnxEntry = OnnxManagers.Onnx("onnx", OnnxManagers.TinyGpt2, priority: 4, extra: "\"parallel\": 256");
-        var onnxBytes = OnnxGenAIBackend.Estimate(OnnxModelFolder.Read(OnnxManagers.TinyGpt2, "onnx"), new OnnxGenAIModelSettings(512, 256, [], null, 256));
+        var onnxBytes = OnnxGenAIBackend.Estimate(OnnxModelFolder.Read(OnnxManagers.TinyGpt2, "onnx"), new OnnxGenAIModelSettings(512, 256, [], null, 256)).TotalBytes;
         var ggufBytes = GgufMemoryEstimator.Estimate(GgufReader.Read(SharedModels.Stories260K), 256, 8);
         var limitMb = (Math.Max(onnxBytes, ggufBytes) / 1048576) + 1;
         Assert.True(limitMb * 1048576 < onnxBytes + ggufBytes, "the budget must not hold both");

@@ -8,6 +8,9 @@ public sealed class PackedPackages : IAsyncLifetime
 {
     public static readonly string[] Ids = ["ModelManager", "ModelManager.LlamaSharp", "ModelManager.OnnxGenAI", "ModelManager.OpenAI", "ModelManager.Testing"];
 
+    /// <summary>The <c>modelmanager</c> tool package, packed beside the libraries (a tool package: <c>tools/</c>, not <c>lib/</c>).</summary>
+    public const string ToolId = "ModelManager.Cli";
+
     public string RepositoryRoot { get; } = FindRepositoryRoot();
 
     public string Version { get; } = $"0.1.0-ci.{DateTime.UtcNow:yyyyMMddHHmmss}{Environment.ProcessId}";
@@ -25,7 +28,7 @@ public sealed class PackedPackages : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Directory.CreateDirectory(Feed);
-        foreach (string id in Ids)
+        foreach (string id in (string[])[.. Ids, ToolId])
         {
             string project = Path.Combine(RepositoryRoot, "src", id, id + ".csproj");
             PackOutput[id] = await DotnetCli.RunSucceedingAsync(RepositoryRoot,
@@ -38,7 +41,7 @@ public sealed class PackedPackages : IAsyncLifetime
         TryDelete(Root);
         string globalPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
             ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-        foreach (string id in Ids)
+        foreach (string id in (string[])[.. Ids, ToolId])
         {
             TryDelete(Path.Combine(globalPackages, id.ToLowerInvariant(), Version));
         }
