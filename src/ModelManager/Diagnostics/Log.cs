@@ -73,4 +73,7 @@ internal static partial class Log
 
     [LoggerMessage(1021, LogLevel.Warning, "Reclaiming model {Model}'s cache failed")]
     public static partial void ReclaimFailed(ILogger logger, string model, Exception exception);
+
+    [LoggerMessage(1023, LogLevel.Warning, "Shutdown abandoned the load of model {Model}: it ignored cancellation for {Seconds:F0} s (stuck in native code or a blocked read); what it loads is freed when it ends")]
+    public static partial void LoadAbandoned(ILogger logger, string model, double seconds);
 }

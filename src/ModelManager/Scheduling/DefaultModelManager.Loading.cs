@@ -27,7 +27,22 @@ internal sealed partial class DefaultModelManager
                 _ = Task.Run(() => RunLoadAsync(entry, startLoad), CancellationToken.None);
             }
 
-            await wait.WaitAsync(cancellationToken).ConfigureAwait(false);
+            await WaitForLoadAsync(wait, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for a load another caller started; a shutdown ends the wait at once (a stuck load is abandoned, not awaited).</summary>
+    private async Task WaitForLoadAsync(Task load, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _shutdownCts.Token);
+        try
+        {
+            await load.WaitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && _shutdownCts.IsCancellationRequested)
+        {
+            ThrowIfDisposed();
+            throw;
         }
     }
 

@@ -33,11 +33,20 @@ internal sealed partial class DefaultModelManager
         _sweepTimer.Dispose();
         await _shutdownCts.CancelAsync().ConfigureAwait(false);
 
-        // Loads in flight observe the cancelled token; wait for them to settle.
-        var loads = _budget.Entries.Select(e => e.LoadTask).OfType<Task>().ToArray();
+        // Loads in flight observe the cancelled token; wait for them to settle, but not for one stuck where cancellation
+        // cannot reach (native code, a blocked read): after LoadAbandonTimeout (or the caller's token) it is abandoned, and
+        // when it ends its load path sees the manager disposed and frees what it loaded.
+        var loads = _budget.Entries.Where(e => e.LoadTask is not null).ToArray();
         try
         {
-            await Task.WhenAll(loads).ConfigureAwait(false);
+            await Task.WhenAll(loads.Select(e => e.LoadTask!)).WaitAsync(LoadAbandonTimeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+        {
+            foreach (var entry in loads.Where(l => l.LoadTask is { IsCompleted: false }))
+            {
+                Log.LoadAbandoned(_logger, entry.Name, LoadAbandonTimeout.TotalSeconds);
+            }
         }
         catch (Exception)
         {

@@ -18,6 +18,9 @@ internal sealed partial class DefaultModelManager : IModelManager
 {
     private static readonly TimeSpan DisposeGracePeriod = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a shutdown waits for cancelled loads to end before it abandons them (a load stuck in native code).</summary>
+    internal static readonly TimeSpan LoadAbandonTimeout = TimeSpan.FromSeconds(3);
+
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly ModelManagerMetrics _metrics;

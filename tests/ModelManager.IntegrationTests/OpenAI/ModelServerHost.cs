@@ -22,6 +22,9 @@ internal sealed class ModelServerHost : IAsyncDisposable
     /// <summary>The OpenAI base URL: the root plus <c>/v1</c>.</summary>
     public Uri V1 => new(Address, "v1");
 
+    /// <summary>The server's services (its fake backend, say).</summary>
+    public IServiceProvider Services => _app.Services;
+
     /// <summary>The server's own manager, to compare HTTP output with in-process output.</summary>
     public IModelManager Manager => _app.Services.GetRequiredService<IModelManager>();
 

@@ -2,20 +2,27 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using System.Net;
+using System.Text;
 using ModelManager.Benchmarks;
+using ModelManager.IntegrationTests.OpenAI;
 using Xunit.Abstractions;
 
 namespace ModelManager.IntegrationTests;
 
 /// <summary>
 /// 16 workers doing random operations over real GGUF and ONNX models and fake ones, under a budget that fits two of them,
-/// while the configuration is reloaded. Duration: MODELMANAGER_CHAOS_SECONDS (default 60; run 600 on demand).
+/// while the configuration is reloaded and 64 HTTP connections send chat and completion requests (streamed and not) to
+/// ModelServer over the same manager. Duration: MODELMANAGER_CHAOS_SECONDS (default 60; run 600 on demand).
 /// </summary>
 [Collection(NativeMemoryIsolation.Name)]
 public sealed class ChaosTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(60);
     private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    /// <summary>HTTP connections kept busy against ModelServer throughout the run.</summary>
+    private const int HttpConnections = 64;
 
     [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task ChaosRun_NoCrashNoDeadlock_EveryLeaseReturned_MemoryBackToBaseline()
@@ -58,6 +65,15 @@ public sealed class ChaosTests(ITestOutputHelper output)
             operations = total,
             by_kind = counts.OrderBy(kv => kv.Key).ToDictionary(kv => kv.Key, kv => kv.Value),
             unexpected_errors = first.Violations.Count + second.Violations.Count,
+            http = new
+            {
+                connections = HttpConnections,
+                requests = first.Http.Requests + second.Http.Requests,
+                by_status = first.Http.ByStatus.Concat(second.Http.ByStatus).GroupBy(kv => kv.Key).OrderBy(g => g.Key).ToDictionary(g => g.Key, g => g.Sum(kv => kv.Value)),
+                requests_per_second = Math.Round((first.Http.Requests + second.Http.Requests) / (first.Elapsed.TotalSeconds + second.Elapsed.TotalSeconds), 1),
+                p50_ms = Percentile(first.Http.LatenciesMs.Concat(second.Http.LatenciesMs), 0.50),
+                p99_ms = Percentile(first.Http.LatenciesMs.Concat(second.Http.LatenciesMs), 0.99),
+            },
             rss_baseline_mb = baseline / 1048576,
             rss_after_first_half_mb = afterFirst / 1048576,
             rss_after_second_half_mb = afterSecond / 1048576,
@@ -71,6 +87,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.True(first.Violations.IsEmpty && second.Violations.IsEmpty, string.Join("\n", first.Violations.Concat(second.Violations).Distinct().Take(10)));
         Assert.Equal(0, first.LeasesAtEnd + second.LeasesAtEnd);
         Assert.True(total > seconds * 16, $"only {total} operations in {seconds} s");
+        Assert.True(first.Http.ByStatus.GetValueOrDefault(200) > 0 && second.Http.ByStatus.GetValueOrDefault(200) > 0, "no HTTP request succeeded in a phase");
         Assert.Equal(0, LlamaSharpModel.LiveCount);
         Assert.False(OgaRuntime.IsRunning, "OgaHandle must be shut down once the container is disposed");
         Assert.True(afterSecond - afterFirst < 32L * 1048576,
@@ -78,13 +95,23 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.True(afterFirst - baseline < 192L * 1048576, $"RSS {baseline / 1048576} MB before, {afterFirst / 1048576} MB after the first phase");
     }
 
-    private sealed record Phase(Dictionary<string, int> Counts, ConcurrentQueue<string> Violations, int LeasesAtEnd, TimeSpan Elapsed);
+    private sealed record Phase(Dictionary<string, int> Counts, ConcurrentQueue<string> Violations, int LeasesAtEnd, TimeSpan Elapsed, HttpLoad Http);
+
+    /// <summary>What the HTTP clients saw: requests by status code, and each request's latency.</summary>
+    private sealed record HttpLoad(int Requests, Dictionary<int, int> ByStatus, IReadOnlyList<double> LatenciesMs);
+
+    private static double Percentile(IEnumerable<double> values, double fraction)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? 0 : Math.Round(sorted[Math.Min(sorted.Length - 1, (int)(fraction * sorted.Length))], 1);
+    }
 
     private static async Task<Phase> RunPhaseAsync(Func<int, int, string> json, int limitMb, int seconds)
     {
-        var (services, manager) = OnnxManagers.Create(json(limitMb, 3));
+        await using var server = await ModelServerHost.StartAsync(json(limitMb, 3));
+        var manager = server.Manager;
         var dm = (DefaultModelManager)manager;
-        var fake = services.GetRequiredService<FakeModelBackend>();
+        var fake = server.Services.GetRequiredService<FakeModelBackend>();
         string[] names = ["stories", "synth-a", "synth-b", "tiny-onnx", "fake-a", "fake-b"];
         var maxBound = (limitMb + 8) * 1048576L; // the highest limit the run sets
         var counts = new ConcurrentDictionary<string, int>();
@@ -197,7 +224,52 @@ public sealed class ChaosTests(ITestOutputHelper output)
             }
         }
 
-        await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => Worker(i)))).WaitAsync(TimeSpan.FromSeconds(seconds) + OperationTimeout * 2);
+        var statuses = new ConcurrentDictionary<int, int>();
+        var latencies = new ConcurrentQueue<double>();
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = HttpConnections }) { BaseAddress = server.Address, Timeout = OperationTimeout };
+
+        // The OpenAI wire format over the same manager: every request gets an answer, and only documented ones.
+        async Task HttpClientLoop(int seed)
+        {
+            var rng = new Random(1000 + seed);
+            while (!stop.IsCancellationRequested)
+            {
+                var name = names[rng.Next(names.Length)];
+                var stream = rng.Next(3) == 0;
+                // The tiny ONNX model's chat format wraps the prompt in words outside its 1000-token vocabulary: completions only.
+                var chat = name != "tiny-onnx" && rng.Next(2) == 0;
+                var body = chat
+                    ? $$"""{"model":"{{name}}","messages":[{"role":"user","content":"{{PromptFor(name)}}"}],"max_tokens":6,"temperature":0,"stream":{{(stream ? "true" : "false")}}}"""
+                    : $$"""{"model":"{{name}}","prompt":"{{PromptFor(name)}}","max_tokens":6,"temperature":0,"stream":{{(stream ? "true" : "false")}}}""";
+                var started = Stopwatch.GetTimestamp();
+                try
+                {
+                    using var content = new StringContent(body, Encoding.UTF8, "application/json");
+                    using var response = await http.PostAsync(chat ? "v1/chat/completions" : "v1/completions", content);
+                    var text = await response.Content.ReadAsStringAsync();
+                    var code = (int)response.StatusCode;
+                    statuses.AddOrUpdate(code, 1, (_, c) => c + 1);
+                    latencies.Enqueue(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    bool documented = response.StatusCode == HttpStatusCode.OK
+                        ? !stream || text.Contains("data: [DONE]", StringComparison.Ordinal) || text.Contains("\"error\"", StringComparison.Ordinal)
+                        // 503 + Retry-After: no room now, busy, unloaded mid-call; 507: a model whose measured size exceeds the whole budget (permanent).
+                        : text.Contains("\"error\"", StringComparison.Ordinal)
+                          && ((response.StatusCode == HttpStatusCode.ServiceUnavailable && response.Headers.RetryAfter is not null) || response.StatusCode == HttpStatusCode.InsufficientStorage);
+                    if (!documented)
+                    {
+                        violations.Enqueue($"HTTP {code} for {(chat ? "chat" : "completion")} on {name}{(stream ? " (stream)" : "")}: {text[..Math.Min(300, text.Length)]}");
+                    }
+                }
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+                {
+                    violations.Enqueue($"HTTP request on {name} got no answer: {e.GetType().Name}: {e.Message}");
+                }
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => Worker(i)))
+                .Concat(Enumerable.Range(0, HttpConnections).Select(i => Task.Run(() => HttpClientLoop(i)))))
+            .WaitAsync(TimeSpan.FromSeconds(seconds) + OperationTimeout * 2);
         await monitor;
         var leases = manager.GetModelStats().Values.Sum(x => x.ActiveLeases);
         await manager.ShutdownAsync().WaitAsync(TimeSpan.FromSeconds(60));
@@ -206,8 +278,8 @@ public sealed class ChaosTests(ITestOutputHelper output)
             violations.Enqueue($"fake models: {fake.LiveInstances} live after shutdown, {fake.UseAfterUnloadCount} used after unload, {fake.FreedWhileInUseCount} freed in use");
         }
 
-        await services.DisposeAsync();
-        return new Phase(counts.ToDictionary(), violations, leases, sw.Elapsed);
+        var load = new HttpLoad(statuses.Values.Sum(), statuses.ToDictionary(), [.. latencies]);
+        return new Phase(counts.ToDictionary(), violations, leases, sw.Elapsed, load);
     }
 
     // The tiny ONNX model's vocabulary is 1000 tokens: English prompts would (rightly) be rejected.

@@ -77,6 +77,7 @@ public sealed class FaultInjectionTests
         var (m, backend) = FromJson(WithLoadTimeout(Config(100, Fake("stuck", 10, parameters: "\"load_delay_ms\": 1500, \"ignore_cancellation\": true")), 600), TimeProvider.System);
         var loading = m.LoadModelAsync("stuck");
         await Task.Delay(100);
+        var waiter = m.GetModel("stuck").GenerateAsync("p"); // joins the stuck load
 
         var watch = System.Diagnostics.Stopwatch.StartNew();
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -85,6 +86,7 @@ public sealed class FaultInjectionTests
 
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"shutdown took {watch.Elapsed.TotalSeconds:F1} s behind a stuck load");
         await Assert.ThrowsAsync<ObjectDisposedException>(() => loading);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiter);
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (backend.Loads == 0 && DateTime.UtcNow < deadline)
         {
