@@ -4,17 +4,8 @@ using System.Text.Json;
 namespace ModelManager.IntegrationTests.Dashboard;
 
 /// <summary>One open <c>GET /v1/events</c> response, read frame by frame as a client does (plain HttpClient, no SSE library).</summary>
-internal sealed class EventStream : IDisposable
+internal sealed class EventStream(HttpResponseMessage response, StreamReader reader) : IDisposable
 {
-    private readonly HttpResponseMessage _response;
-    private readonly StreamReader _reader;
-
-    private EventStream(HttpResponseMessage response, StreamReader reader)
-    {
-        _response = response;
-        _reader = reader;
-    }
-
     /// <summary>Opens the stream with <paramref name="key"/> as the bearer key; fails unless the answer is a 200 event stream.</summary>
     public static async Task<EventStream> OpenAsync(HttpClient http, string path = "v1/events", string? key = DashboardModels.ApiKey)
     {
@@ -34,7 +25,7 @@ internal sealed class EventStream : IDisposable
     public async Task<Frame> ReadAsync(CancellationToken cancellationToken)
     {
         string? type = null, data = null, id = null, comment = null;
-        while (await _reader.ReadLineAsync(cancellationToken) is { } line)
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
         {
             if (line.Length == 0)
             {
@@ -86,8 +77,8 @@ internal sealed class EventStream : IDisposable
 
     public void Dispose()
     {
-        _reader.Dispose();
-        _response.Dispose();
+        reader.Dispose();
+        response.Dispose();
     }
 
     /// <summary>One server-sent frame.</summary>

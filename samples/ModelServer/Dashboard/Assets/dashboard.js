@@ -209,7 +209,8 @@
 
     // Models table.
     const rows = models.map((m) => {
-      const idle = m.expires_at ? Math.max(0, Math.round((Date.parse(m.expires_at) - now) / 1000)) + " s" : "-";
+      const left = m.expires_at ? Math.round((Date.parse(m.expires_at) - now) / 1000) : null;
+      const idle = left === null ? "-" : left > 0 ? left + " s" : "due"; // the idle sweep unloads it shortly
       const lastLoad = m.last_load_ms === null || m.last_load_ms === undefined ? "-" : (m.last_load_ms / 1000).toFixed(2) + " s";
       const cells = [
         el("td", { class: "name" }, m.name),
