@@ -221,7 +221,7 @@ internal sealed partial class ModelEventFeed : IHostedService, IDisposable
         /// <summary>The events kept before the client subscribed, oldest first.</summary>
         public IReadOnlyList<FeedEvent> History { get; }
 
-        /// <summary>New events; completes when the feed is disposed.</summary>
+        /// <summary>New events; completes when the host stops or the feed is disposed.</summary>
         public ChannelReader<FeedEvent> Events => _buffer.Reader;
 
         internal void Offer(FeedEvent item) => _buffer.Writer.TryWrite(item);
