@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using ModelManager;
 using ModelServer.Api;
+using ModelServer.Dashboard;
 using OpenTelemetry.Metrics;
 
 namespace ModelServer;
@@ -15,6 +16,9 @@ public static class ModelServerApp
 
     /// <summary>The configuration key (and environment variable) holding the bearer key clients must send; unset means no key is needed.</summary>
     public const string ApiKeySetting = "MODELSERVER_API_KEY";
+
+    /// <summary>The configuration key (and environment variable) for the seconds between heartbeat comments on <c>/v1/events</c> (default 15).</summary>
+    public const string EventsHeartbeatSetting = "MODELSERVER_EVENTS_HEARTBEAT_SECONDS";
 
     /// <summary>Where Prometheus scrapes the manager's metrics; behind the API key like <c>/v1</c>.</summary>
     public const string MetricsPath = "/metrics";
@@ -31,8 +35,11 @@ public static class ModelServerApp
           --config PATH   the ModelManager config.json (else the app configuration's ModelManager section)
           --urls URL      where to listen (default http://127.0.0.1:5000, loopback only)
           MODELSERVER_API_KEY (environment)   when set, every /v1 and /metrics request needs "Authorization: Bearer <key>"
+                                              (the dashboard at / asks for it and keeps it for the browser tab)
+          MODELSERVER_EVENTS_HEARTBEAT_SECONDS (environment)   seconds between heartbeat comments on /v1/events (default 15)
 
-        Endpoints: GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings, GET /v1/status, GET /health, GET /metrics
+        Endpoints: GET / (the live dashboard), GET /v1/models, POST /v1/chat/completions, POST /v1/completions, POST /v1/embeddings,
+                   GET /v1/status, GET /v1/events (model events and status snapshots as server-sent events), GET /health, GET /metrics
         """;
 
     /// <summary>Creates the app from command-line <paramref name="args"/>; <paramref name="configure"/> may add services or backends (tests add the fake backend).</summary>
@@ -69,6 +76,10 @@ public static class ModelServerApp
         // leases, load and memory-wait durations, prompt cache) in Prometheus' text format.
         builder.Services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(MetricsMeter).AddPrometheusExporter());
 
+        // The feed behind GET /v1/events: a hosted service so that the host builds it before the manager preloads, and ends its streams on stop.
+        builder.Services.AddSingleton<ModelEventFeed>();
+        builder.Services.AddHostedService(static sp => sp.GetRequiredService<ModelEventFeed>());
+
         var app = builder.Build();
         app.UseMiddleware<ApiKeyMiddleware>();
         app.MapGet("/v1/models", ModelsEndpoint.List);
@@ -77,6 +88,9 @@ public static class ModelServerApp
         app.MapPost("/v1/completions", new CompletionsEndpoint().HandleAsync);
         app.MapPost("/v1/embeddings", EmbeddingsEndpoint.HandleAsync);
         app.MapGet("/v1/status", StatusEndpoint.Get);
+        app.MapGet("/v1/events", EventsEndpoint.StreamAsync);
+        app.MapGet("/", DashboardEndpoint.Page);
+        app.MapGet(DashboardEndpoint.AssetsPath + "/{file}", DashboardEndpoint.Asset);
         app.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthEndpoint.WriteAsync });
         app.MapPrometheusScrapingEndpoint(MetricsPath);
         app.MapFallback("/v1/{**path}", (HttpContext context) =>
@@ -84,7 +98,7 @@ public static class ModelServerApp
             // A known URL asked with the wrong method is 405 with the methods it takes, as HTTP says; anything else is unknown.
             var path = context.Request.Path.Value ?? "";
             var allowed = path is "/v1/chat/completions" or "/v1/completions" or "/v1/embeddings" ? "POST"
-                : path is "/v1/models" or "/v1/status" || path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "GET"
+                : path is "/v1/models" or "/v1/status" or "/v1/events" || path.StartsWith("/v1/models/", StringComparison.Ordinal) ? "GET"
                 : null;
             if (allowed is not null)
             {

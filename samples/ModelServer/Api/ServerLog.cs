@@ -8,4 +8,7 @@ internal static partial class ServerLog
 
     [LoggerMessage(4101, LogLevel.Debug, "Request rejected with {Status}: {Message}")]
     public static partial void Rejected(ILogger logger, int status, string message);
+
+    [LoggerMessage(4102, LogLevel.Warning, "The {Kind} event of model {Model} could not be streamed to /v1/events")]
+    public static partial void EventNotStreamed(ILogger logger, string kind, string model, Exception exception);
 }

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace ModelServer.Api;
 
-/// <summary>Streams a generation as OpenAI-style server-sent events: <c>data: {json}</c> chunks, then <c>data: [DONE]</c>.</summary>
+/// <summary>Streams a generation as OpenAI-style server-sent events: <c>data: {json}</c> chunks, then <c>data: [DONE]</c>; and the frames <c>/v1/events</c> writes.</summary>
 internal static class ServerSentEvents
 {
     /// <summary>
@@ -31,10 +31,7 @@ internal static class ServerSentEvents
             return;
         }
 
-        context.Response.StatusCode = StatusCodes.Status200OK;
-        context.Response.ContentType = "text/event-stream";
-        context.Response.Headers.CacheControl = "no-cache";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        Begin(context);
         try
         {
             // Built from the first item, which says which model serves (a fallback's name when one does).
@@ -93,9 +90,23 @@ internal static class ServerSentEvents
         }
     }
 
-    private static async Task WriteAsync(HttpContext context, string data, CancellationToken cancellationToken)
+    /// <summary>Sends the headers of an event stream (200, <c>text/event-stream</c>, no caching or buffering on the way).</summary>
+    public static void Begin(HttpContext context)
     {
-        await context.Response.WriteAsync($"data: {data}\n\n", cancellationToken);
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        context.Response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+    }
+
+    /// <summary>Writes one whole frame (its lines and the blank line that ends it) and flushes it to the client.</summary>
+    public static async Task WriteFrameAsync(HttpContext context, string frame, CancellationToken cancellationToken)
+    {
+        await context.Response.WriteAsync(frame, cancellationToken);
         await context.Response.Body.FlushAsync(cancellationToken);
     }
+
+    private static Task WriteAsync(HttpContext context, string data, CancellationToken cancellationToken) =>
+        WriteFrameAsync(context, $"data: {data}\n\n", cancellationToken);
 }

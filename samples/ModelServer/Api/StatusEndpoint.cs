@@ -8,8 +8,12 @@ internal static class StatusEndpoint
 {
     private const double Mb = 1024 * 1024;
 
-    public static IResult Get(IModelManager manager, TimeProvider time)
+    public static IResult Get(IModelManager manager, TimeProvider time, ModelEventFeed feed) => Json.Ok(Snapshot(manager, time, feed));
+
+    /// <summary>The body of <c>GET /v1/status</c>, also sent every second on <c>/v1/events</c>. Fields are only ever added: <c>modelmanager ps</c> reads them.</summary>
+    public static JsonObject Snapshot(IModelManager manager, TimeProvider time, ModelEventFeed feed)
     {
+        var now = time.GetUtcNow();
         var usage = manager.GetMemoryUsage();
         var stats = manager.GetModelStats();
         var models = new JsonArray();
@@ -21,7 +25,7 @@ internal static class StatusEndpoint
             }
 
             DateTimeOffset? expires = s.State == ModelState.Ready && descriptor.MaxIdleTime > TimeSpan.Zero && s.ActiveLeases == 0
-                ? (s.LastAccessUtc ?? time.GetUtcNow()) + descriptor.MaxIdleTime
+                ? (s.LastAccessUtc ?? now) + descriptor.MaxIdleTime
                 : null;
             models.Add(new JsonObject
             {
@@ -31,7 +35,9 @@ internal static class StatusEndpoint
                 ["memory_mb"] = Math.Round(s.MemoryUsageMb, 1),
                 ["estimated_mb"] = Math.Round(s.EstimatedBytes / Mb, 1),
                 ["actual_mb"] = Math.Round(s.ActualBytes / Mb, 1),
+                ["cache_mb"] = Math.Round((usage.Models.TryGetValue(s.Name, out var held) ? held.CacheBytes : 0) / Mb, 1),
                 ["active_leases"] = s.ActiveLeases,
+                ["active_calls"] = s.ActiveCalls,
                 ["priority"] = s.Priority,
                 ["access_count"] = s.AccessCount,
                 ["load_count"] = s.LoadCount,
@@ -44,8 +50,15 @@ internal static class StatusEndpoint
             });
         }
 
-        var body = new JsonObject
+        var agents = new JsonArray();
+        foreach (var (name, chain) in manager.GetAgents().OrderBy(a => a.Key, StringComparer.Ordinal))
         {
+            agents.Add(new JsonObject { ["name"] = name, ["models"] = new JsonArray([.. chain.Select(m => JsonValue.Create(m))]) });
+        }
+
+        return new JsonObject
+        {
+            ["time"] = now.ToString("O"),
             ["memory"] = new JsonObject
             {
                 ["used_mb"] = Math.Round(usage.TotalMb, 1),
@@ -54,7 +67,8 @@ internal static class StatusEndpoint
                 ["used_fraction"] = Math.Round(usage.UsedFraction, 4),
             },
             ["models"] = models,
+            ["agents"] = agents,
+            ["events"] = new JsonObject { ["clients"] = feed.Clients, ["dropped"] = feed.Dropped },
         };
-        return Json.Ok(body);
     }
 }

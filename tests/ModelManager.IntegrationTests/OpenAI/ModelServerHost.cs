@@ -28,8 +28,11 @@ internal sealed class ModelServerHost : IAsyncDisposable
     /// <summary>The server's own manager, to compare HTTP output with in-process output.</summary>
     public IModelManager Manager => _app.Services.GetRequiredService<IModelManager>();
 
-    /// <summary>Starts a server over <paramref name="configJson"/>; with <paramref name="apiKey"/>, clients need that bearer key.</summary>
-    public static async Task<ModelServerHost> StartAsync(string configJson, string? apiKey = null, LogCapture? logs = null)
+    /// <summary>The server's feed behind <c>/v1/events</c>, for the tests of its buffers.</summary>
+    public ModelServer.Api.ModelEventFeed EventFeed => _app.Services.GetRequiredService<ModelServer.Api.ModelEventFeed>();
+
+    /// <summary>Starts a server over <paramref name="configJson"/>; with <paramref name="apiKey"/>, clients need that bearer key; <paramref name="settings"/> are app configuration.</summary>
+    public static async Task<ModelServerHost> StartAsync(string configJson, string? apiKey = null, LogCapture? logs = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var path = Path.Combine(TestCache.NewScratchDirectory(), "config.json");
         await File.WriteAllTextAsync(path, configJson);
@@ -37,6 +40,11 @@ internal sealed class ModelServerHost : IAsyncDisposable
         {
             models.AddFakeBackend();
             builder.Configuration[ModelServerApp.ApiKeySetting] = apiKey ?? ""; // never inherit a key from the test runner's environment
+            foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+            {
+                builder.Configuration[key] = value;
+            }
+
             builder.Logging.ClearProviders();
             if (logs is not null)
             {
