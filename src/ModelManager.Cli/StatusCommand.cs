@@ -119,12 +119,12 @@ internal static class StatusCommand
         }
 
         output.Write(table);
-        if (status["agents"] is JsonObject agents && agents.Count > 0)
+        if (status["agents"] is JsonArray { Count: > 0 } agents)
         {
             var agentTable = output.Table("AGENT", "MODELS (in the order tried)");
-            foreach (var (agent, chain) in agents)
+            foreach (var agent in agents)
             {
-                CliOutput.Row(agentTable, agent, chain is JsonArray list ? string.Join(" → ", list.Select(Text)) : Text(chain));
+                CliOutput.Row(agentTable, Text(agent?["name"]), agent?["models"] is JsonArray chain ? string.Join(" -> ", chain.Select(Text)) : "");
             }
 
             output.Write(agentTable);

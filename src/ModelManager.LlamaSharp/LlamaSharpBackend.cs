@@ -149,6 +149,7 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
         ApplyThreads(parameters, settings.Threads);
 
         LLamaWeights weights;
+        var placement = WeightPlacement.Begin(settings, info);
         try
         {
             // Reported inline, not through Progress<T>, which posts to the thread pool and can reorder reports after Loaded.
@@ -160,9 +161,19 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
             throw new ModelFormatException(model.Path!, $"llama.cpp could not load the model: {e.Message}", modelName: model.Name, innerException: e);
         }
 
+        var weightRange = placement?.Find(_logger, model.Name);
+
         try
         {
-            IModelInstance instance = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
+            var chat = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
+            chat.Placement = new MemoryPlacement(0);
+            if (weightRange is { } range)
+            {
+                // Off the load path: the model serves on 4 KB pages until the copy is done.
+                _ = Task.Run(() => chat.Placement = new MemoryPlacement(WeightPlacement.Collapse(range, weights, () => !chat.IsDisposed, _logger, model.Name)));
+            }
+
+            IModelInstance instance = chat;
             if (model.Capabilities.HasFlag(ModelCapabilities.Embeddings))
             {
                 instance = await WithEmbedderAsync(model, info, settings, weights, instance).ConfigureAwait(false);
@@ -211,6 +222,88 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
     private sealed class InlineProgress(IProgress<double> target) : IProgress<float>
     {
         public void Report(float value) => target.Report(value * 0.95);
+    }
+
+    /// <summary>One load's weights for <see cref="HugePages"/>: the anonymous mappings before the load, and where the weights turned out to be.</summary>
+    private sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long End)> before)
+    {
+        /// <summary>Below two whole 2 MB pages of weights there is nothing to gain.</summary>
+        private const long Minimum = 4L << 20;
+
+        /// <summary>Starts one for a load that can use huge pages (Linux with THP madvise, weights read into memory on the CPU), else null.</summary>
+        public static WeightPlacement? Begin(LlamaSharpModelSettings settings, GgufModelInfo info)
+        {
+            if (!settings.HugePages || HugePages.Mode != "madvise" || settings.LoadMode != LLama.Native.LLamaLoadMode.None || settings.GpuLayers != 0 || info.TensorBytes < Minimum)
+            {
+                return null;
+            }
+
+            try
+            {
+                return new WeightPlacement(info, HugePages.AnonymousMappings());
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                return null; // /proc unreadable (a sandbox): the model loads on 4 KB pages
+            }
+        }
+
+        /// <summary>Where the loaded weights are: a new anonymous range that begins with one of the model's tensors, or null (logged).</summary>
+        public (long Start, long End)? Find(ILogger logger, string model)
+        {
+            try
+            {
+                var found = HugePages.FindWeights(HugePages.NewRanges(before, HugePages.AnonymousMappings(), info.TensorBytes), info);
+                if (found is null)
+                {
+                    LlamaSharpLog.HugePagesSkipped(logger, model, "no new anonymous mapping begins with the model's tensors");
+                }
+
+                return found;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                LlamaSharpLog.HugePagesSkipped(logger, model, $"/proc/self could not be read ({e.GetType().Name}: {e.Message})");
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// Collapses the weights into huge pages while the model stays loaded (the weights' handle is held meanwhile, so the
+        /// memory cannot be freed under the copy), then reports the bytes the kernel put in huge pages.
+        /// </summary>
+        public static long Collapse((long Start, long End) weights, LLamaWeights owner, Func<bool> loaded, ILogger logger, string model)
+        {
+            var held = false;
+            try
+            {
+                owner.NativeHandle.DangerousAddRef(ref held);
+                if (!loaded() || !HugePages.Collapse(weights, loaded))
+                {
+                    return 0;
+                }
+
+                var bytes = HugePages.HugeBytes([weights]);
+                LlamaSharpLog.HugePagesUsed(logger, model, bytes / (1024.0 * 1024), (weights.End - weights.Start) / (1024.0 * 1024));
+                return bytes;
+            }
+            catch (ObjectDisposedException)
+            {
+                return 0; // unloaded before the collapse began
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                LlamaSharpLog.HugePagesSkipped(logger, model, $"/proc/self/smaps could not be read ({e.GetType().Name}: {e.Message})");
+                return 0;
+            }
+            finally
+            {
+                if (held)
+                {
+                    owner.NativeHandle.DangerousRelease();
+                }
+            }
+        }
     }
 
     // The estimate and the load that follows read the same header; parse it once per file version (path, length, write time).

@@ -70,10 +70,14 @@ internal sealed class LlamaSharpModel : IModelInstance
     /// The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c> (valid only while a lease pins the model); with
     /// <c>prompt_cache</c> on, the cache as <see cref="IReclaimableMemory"/> and a <see cref="PromptCacheStats"/> snapshot.
     /// </summary>
+    /// <summary>Where the weights landed (huge pages), set once by the backend after the load.</summary>
+    internal MemoryPlacement? Placement { get; set; }
+
     public object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceKey is not null || serviceType is null ? null
         : serviceType == typeof(LLamaWeights) ? _weights
         : serviceType == typeof(PromptCacheStats) ? _cache?.Snapshot()
+        : serviceType == typeof(MemoryPlacement) ? Placement
         : serviceType == typeof(IReclaimableMemory) ? _cache
         : serviceType.IsInstanceOfType(this) ? this
         : null;
@@ -129,8 +133,14 @@ internal sealed class LlamaSharpModel : IModelInstance
         return WithToolCallsAsync(_generator.GenerateAsync(Tokenize(prompt), WithPlainStops(options), constraint, cancellationToken), required, cancellationToken);
     }
 
+    /// <summary>True once disposal began: background work on the weights (the huge-page copy) stops.</summary>
+    internal bool IsDisposed => Volatile.Read(ref _disposing) != 0;
+
+    private int _disposing;
+
     public async ValueTask DisposeAsync()
     {
+        Volatile.Write(ref _disposing, 1);
         await _generator.DisposeAsync().ConfigureAwait(false);
         _weights.Dispose();
         Interlocked.Decrement(ref _live);

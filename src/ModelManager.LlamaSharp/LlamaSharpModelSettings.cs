@@ -4,7 +4,7 @@ namespace ModelManager;
 
 /// <summary>One gguf model's backend keys, parsed and checked.</summary>
 internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, int GpuLayers, int? Threads, LLamaLoadMode LoadMode, string? ChatTemplate,
-    PromptCacheSettings PromptCache)
+    PromptCacheSettings PromptCache, bool HugePages = true)
 {
     /// <summary>The default of <see cref="LlamaSharpOptions.DefaultParallel"/>.</summary>
     public const int DefaultParallel = 4;
@@ -22,7 +22,7 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
     public const int DefaultContextLength = 4096;
 
     /// <summary>The model-level keys this backend reads besides the common ones.</summary>
-    public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template", "prompt_cache"];
+    public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template", "prompt_cache", "huge_pages"];
 
     private static readonly Dictionary<string, LLamaLoadMode> LoadModes = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -78,6 +78,11 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
         {
             context.AddError(model, "load_mode", $"'{mode}' is not one of {string.Join(", ", LoadModes.Keys)} (or true/false for mmap)");
         }
+
+        if (model.GetSetting("huge_pages") is { } huge && !huge.Equals("auto", StringComparison.OrdinalIgnoreCase) && !huge.Equals("off", StringComparison.OrdinalIgnoreCase))
+        {
+            context.AddError(model, "huge_pages", $"'{huge}' is not auto or off");
+        }
     }
 
     /// <summary>The context the GGUF at <paramref name="path"/> was trained on, or null when it declares none or cannot be read (the load reports why).</summary>
@@ -109,6 +114,7 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
             model.GetInt32("threads"),
             mode,
             model.GetSetting("chat_template"),
-            PromptCacheSettings.From(model));
+            PromptCacheSettings.From(model),
+            !string.Equals(model.GetSetting("huge_pages"), "off", StringComparison.OrdinalIgnoreCase));
     }
 }

@@ -44,6 +44,8 @@ public static class BenchmarkApp
                 return await ComparisonRunner.RunAsync(options, output, cancellationToken).ConfigureAwait(false);
             case SharingChild.Command:
                 return await SharingChild.RunAsync(rest, output ?? Console.Out).ConfigureAwait(false);
+            case PlacementChild.Command:
+                return await PlacementChild.RunAsync(rest, output ?? Console.Out).ConfigureAwait(false);
             case "-h" or "--help" or "help":
                 (output ?? Console.Out).WriteLine(Usage);
                 return 0;

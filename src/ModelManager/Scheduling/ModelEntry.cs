@@ -465,6 +465,7 @@ internal sealed class ModelEntry
             FailureCount = Volatile.Read(ref _failureCount),
             FallbackCount = Volatile.Read(ref _fallbackCount),
             PromptCache = Volatile.Read(ref _instance)?.GetService(typeof(PromptCacheStats)) as PromptCacheStats,
+            HugePageBytes = (Volatile.Read(ref _instance)?.GetService(typeof(MemoryPlacement)) as MemoryPlacement)?.HugePageBytes ?? 0,
             CoolDownUntil = Volatile.Read(ref _coolDown) is { } c && c.Until > time.GetTimestamp()
                 ? now + TimeSpan.FromSeconds((c.Until - time.GetTimestamp()) / (double)time.TimestampFrequency)
                 : null,

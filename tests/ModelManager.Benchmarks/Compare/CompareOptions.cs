@@ -5,7 +5,7 @@ namespace ModelManager.Benchmarks.Compare;
 /// <summary>The <c>compare</c> command's arguments.</summary>
 internal sealed record CompareOptions
 {
-    public static readonly string[] Groups = ["load", "generation", "structured", "cache", "sharing", "concurrency", "swap", "onnx", "embeddings"];
+    public static readonly string[] Groups = ["load", "generation", "structured", "cache", "sharing", "concurrency", "swap", "onnx", "embeddings", "placement"];
 
     /// <summary>Each pair once, on tiny models (CI keeps the runner from rotting).</summary>
     public bool Quick { get; init; }

@@ -46,6 +46,7 @@ internal static class ComparisonRunner
             ("concurrency", ConcurrencyPair.RunAsync),
             ("swap", SwapPair.RunAsync),
             ("sharing", SharingPair.RunAsync),
+            ("placement", PlacementPair.RunAsync),
         };
         try
         {

@@ -4,12 +4,27 @@ using System.Runtime.InteropServices;
 namespace ModelManager.Benchmarks.Compare;
 
 /// <summary>What the numbers were measured on: CPU, cores, memory, OS, runtime, and how busy the machine was.</summary>
-internal sealed record MachineInfo(string Cpu, int Cores, double RamGiB, string Os, string Runtime)
+internal sealed record MachineInfo(string Cpu, int Cores, double RamGiB, string Os, string Runtime, string TransparentHugePages)
 {
-    public static MachineInfo Current() => new(ReadCpu(), Environment.ProcessorCount, ReadRamGiB(), ReadOs(), RuntimeInformation.FrameworkDescription);
+    public static MachineInfo Current() => new(ReadCpu(), Environment.ProcessorCount, ReadRamGiB(), ReadOs(), RuntimeInformation.FrameworkDescription, ReadThp());
 
     public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"{Cpu}, {Cores} cores, {RamGiB:F0} GiB RAM, {Os}, {Runtime}");
+        string.Create(CultureInfo.InvariantCulture, $"{Cpu}, {Cores} cores, {RamGiB:F0} GiB RAM, {Os}, {Runtime}, THP {TransparentHugePages}");
+
+    /// <summary>The transparent-huge-page mode (<c>always</c>, <c>madvise</c>, <c>never</c>), or "n/a" where the kernel has none.</summary>
+    public static string ReadThp()
+    {
+        try
+        {
+            var text = File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled");
+            var (open, close) = (text.IndexOf('[', StringComparison.Ordinal), text.IndexOf(']', StringComparison.Ordinal));
+            return open >= 0 && close > open ? text[(open + 1)..close] : "n/a";
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return "n/a";
+        }
+    }
 
     /// <summary>The 1, 5 and 15-minute load averages from /proc/loadavg, or null off Linux.</summary>
     public static (double One, double Five, double Fifteen)? LoadAverage()

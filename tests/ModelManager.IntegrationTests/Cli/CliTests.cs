@@ -240,6 +240,7 @@ public sealed class CliTests
         Assert.Equal(0, code);
         Assert.Matches(@"\| stories\s+\| gguf\s+\| Ready\s+\|\s+2 \|", table);
         Assert.Matches(@"\| stories .*\| (9|10)m\d\ds\s+\|", table); // idle unload counting down from 10 minutes
+        Assert.Matches(@"\| writer\s+\| stories -> idle\s+\|", table);
 
         var (denied, output, error) = await RunAsync("ps", "--server", server.Address.ToString(), "--api-key", "wrong");
         Assert.Equal(1, denied);

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
 
 namespace ModelManager.Benchmarks.Compare.Pairs;
 
@@ -48,66 +46,9 @@ internal static class SharingPair
 
     private static async Task<Dictionary<string, long>> RunChildAsync(string mode, string model, int contextLength, int tokens, CancellationToken cancellationToken)
     {
-        var start = ChildStartInfo();
-        foreach (var arg in new[] { SharingChild.Command, mode, model, Agents.ToString(CultureInfo.InvariantCulture), contextLength.ToString(CultureInfo.InvariantCulture), tokens.ToString(CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the sharing child process");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromMinutes(5));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw;
-        }
-
-        var text = await stdout.ConfigureAwait(false);
-        var errors = await stderr.ConfigureAwait(false);
-        var line = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault(l => l.StartsWith('{'));
-        if (process.ExitCode != 0 || line is null)
-        {
-            throw new InvalidOperationException($"sharing child ({mode}) exited with {process.ExitCode}:\n{text}\n{errors}");
-        }
-
-        return JsonSerializer.Deserialize<Dictionary<string, long>>(line)!;
-    }
-
-    /// <summary>Runs this assembly again: through the dotnet host that runs this process (a test host), else through its apphost.</summary>
-    private static ProcessStartInfo ChildStartInfo()
-    {
-        var assembly = typeof(SharingChild).Assembly.Location;
-        var apphost = Path.ChangeExtension(assembly, OperatingSystem.IsWindows() ? ".exe" : null);
-        var current = Environment.ProcessPath;
-        ProcessStartInfo start;
-        if (current is not null && Path.GetFileNameWithoutExtension(current) == "dotnet")
-        {
-            start = new ProcessStartInfo(current);
-            start.ArgumentList.Add("exec");
-            start.ArgumentList.Add(assembly);
-        }
-        else if (File.Exists(apphost))
-        {
-            start = new ProcessStartInfo(apphost);
-        }
-        else
-        {
-            start = new ProcessStartInfo("dotnet");
-            start.ArgumentList.Add("exec");
-            start.ArgumentList.Add(assembly);
-        }
-
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        start.UseShellExecute = false;
-        start.WorkingDirectory = Path.GetDirectoryName(assembly)!;
-        return start;
+        var result = await ChildProcess.RunJsonAsync(
+            [SharingChild.Command, mode, model, Agents.ToString(CultureInfo.InvariantCulture), contextLength.ToString(CultureInfo.InvariantCulture), tokens.ToString(CultureInfo.InvariantCulture)],
+            cancellationToken).ConfigureAwait(false);
+        return result.ToDictionary(kv => kv.Key, kv => kv.Value.GetInt64());
     }
 }

@@ -1,0 +1,237 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace ModelManager;
+
+/// <summary>
+/// Transparent huge pages for a gguf model's weights on Linux: llama.cpp reads the weights into an anonymous buffer of 4 KB
+/// pages, and CPU decoding loses about a fifth of its speed to the TLB misses of reading them. Once the model is loaded the
+/// backend finds that buffer and, off the load path, asks the kernel to back it with 2 MB pages: <c>madvise(MADV_HUGEPAGE)</c>
+/// and <c>madvise(MADV_COLLAPSE)</c> (kernel 6.1 or later; before that khugepaged collapses the advised range in its own time).
+/// No system setting changes, and a load does not wait for it.
+/// </summary>
+/// <remarks>
+/// <para>
+/// The buffer is found among the anonymous memory that appeared during the load, in ranges at least as large as the model's
+/// tensor bytes, and checked against the model: the range must begin with the bytes of one of the model's tensors as the
+/// file has them (<see cref="FindWeights"/>). Only that range, cut to the weights' size, is advised, so memory that is not
+/// the model's is never touched. Advised before the read instead, the first touch of huge pages cost 50 to 380 ms more per
+/// load on the CI guest (fresh guest memory behind each 2 MB page), so the advice comes after the read and the copy runs
+/// in the background.
+/// </para>
+/// <para>Does nothing on other OSes, when THP is <c>never</c> or <c>always</c> (the kernel's own choice), or for <c>load_mode</c> mmap (file pages).</para>
+/// </remarks>
+internal static partial class HugePages
+{
+    private const int MadvHugePage = 14;
+    private const int MadvCollapse = 25;
+
+    /// <summary>How much one <c>MADV_COLLAPSE</c> call copies, so that an unload waits for at most one such call.</summary>
+    private const long CollapseChunk = 32L << 20;
+    private const long HugePageBytes = 2L << 20;
+    private const string EnabledPath = "/sys/kernel/mm/transparent_hugepage/enabled";
+
+    /// <summary>The machine's THP mode (<c>always</c>, <c>madvise</c>, <c>never</c>), or null where there is none (not Linux, no THP).</summary>
+    public static string? Mode { get; } = ReadMode();
+
+    /// <summary>True when advising can change anything: Linux with THP <c>madvise</c> or <c>always</c>.</summary>
+    public static bool Available => Mode is "madvise" or "always";
+
+    /// <summary>The anonymous read-write mappings of the process now, as [start, end) address ranges.</summary>
+    public static List<(long Start, long End)> AnonymousMappings()
+    {
+        var ranges = new List<(long, long)>();
+        foreach (var line in File.ReadLines("/proc/self/maps"))
+        {
+            // "start-end perms offset dev inode [path]": anonymous = inode 0 and no path.
+            var parts = line.Split(' ', 6, StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Length < 5 || parts.Length > 5 && parts[5].Trim().Length > 0 || parts[1] != "rw-p" || parts[4] != "0")
+            {
+                continue;
+            }
+
+            var dash = parts[0].IndexOf('-', StringComparison.Ordinal);
+            ranges.Add((long.Parse(parts[0].AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture),
+                        long.Parse(parts[0].AsSpan(dash + 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+        }
+
+        return ranges;
+    }
+
+    /// <summary>The address ranges of <paramref name="after"/> that <paramref name="before"/> did not have, at least <paramref name="minBytes"/> long.</summary>
+    public static List<(long Start, long End)> NewRanges(List<(long Start, long End)> before, List<(long Start, long End)> after, long minBytes)
+    {
+        var sorted = before.OrderBy(r => r.Start).ToList();
+        var result = new List<(long, long)>();
+        foreach (var (start, end) in after)
+        {
+            var cursor = start;
+            foreach (var (s, e) in sorted)
+            {
+                if (e <= cursor || s >= end)
+                {
+                    continue;
+                }
+
+                if (s > cursor)
+                {
+                    Add(cursor, s);
+                }
+
+                cursor = Math.Max(cursor, e);
+            }
+
+            Add(cursor, end);
+        }
+
+        return result;
+
+        void Add(long s, long e)
+        {
+            if (e - s >= minBytes)
+            {
+                result.Add((s, e));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Advises the whole 2 MB pages of <paramref name="range"/> for huge pages and collapses them, a chunk at a time while
+    /// <paramref name="keepGoing"/> says so; returns false when the kernel refused the advice.
+    /// </summary>
+    public static bool Collapse((long Start, long End) range, Func<bool> keepGoing)
+    {
+        var start = (range.Start + HugePageBytes - 1) & ~(HugePageBytes - 1);
+        var end = range.End & ~(HugePageBytes - 1);
+        if (end <= start || Madvise((nint)start, (nuint)(end - start), MadvHugePage) != 0)
+        {
+            return false;
+        }
+
+        for (var chunk = start; chunk < end && keepGoing(); chunk += CollapseChunk)
+        {
+            // EINVAL before kernel 6.1 (khugepaged collapses the advised range later), EAGAIN/ENOMEM when no huge page is free now.
+            if (Madvise((nint)chunk, (nuint)Math.Min(CollapseChunk, end - chunk), MadvCollapse) != 0 && Marshal.GetLastPInvokeError() == 22)
+            {
+                break;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The range of <paramref name="ranges"/> that holds the model's weights, cut to their size: the one whose first 64 KB hold,
+    /// at a 32-byte boundary, the first bytes of one of the model's tensors as the file has them. Null when none does.
+    /// </summary>
+    /// <remarks>
+    /// Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is mapped, so a range freed
+    /// meanwhile (another thread's allocation) cannot crash the process.
+    /// </remarks>
+    public static (long Start, long End)? FindWeights(List<(long Start, long End)> ranges, GgufModelInfo info)
+    {
+        const int Head = 64 * 1024, Probe = 32;
+        var signatures = new HashSet<string>(StringComparer.Ordinal);
+        using (var file = File.OpenHandle(info.FilePath))
+        {
+            var buffer = new byte[Probe];
+            foreach (var tensor in info.Tensors.Where(t => t.ByteSize >= Probe))
+            {
+                if (RandomAccess.Read(file, buffer, info.DataOffset + tensor.Offset) == Probe && buffer.AsSpan().IndexOfAnyExcept(buffer[0]) >= 0)
+                {
+                    signatures.Add(Convert.ToHexString(buffer)); // constant runs (zeros) would match anywhere
+                }
+            }
+        }
+
+        if (signatures.Count == 0)
+        {
+            return null;
+        }
+
+        using var memory = File.OpenHandle("/proc/self/mem");
+        var head = new byte[Head];
+        foreach (var (start, end) in ranges)
+        {
+            int read;
+            try
+            {
+                read = RandomAccess.Read(memory, head.AsSpan(0, (int)Math.Min(Head, end - start)), start);
+            }
+            catch (IOException)
+            {
+                continue; // unmapped since: not ours
+            }
+
+            for (var offset = 0; offset + Probe <= read; offset += Probe)
+            {
+                if (signatures.Contains(Convert.ToHexString(head, offset, Probe)))
+                {
+                    var weightsStart = start + offset;
+                    return (weightsStart, Math.Min(end, weightsStart + info.TensorBytes + (info.TensorCount * 64L)));
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>The bytes of <paramref name="ranges"/> the kernel backs with huge pages now (<c>AnonHugePages</c> of the mappings that overlap them, counted within the ranges).</summary>
+    public static long HugeBytes(List<(long Start, long End)> ranges)
+    {
+        if (ranges.Count == 0)
+        {
+            return 0;
+        }
+
+        long total = 0;
+        long vmaStart = 0, vmaEnd = 0;
+        foreach (var line in File.ReadLines("/proc/self/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.IndexOf('-', StringComparison.Ordinal) is > 0 and var dash && line.IndexOf(' ', StringComparison.Ordinal) > dash)
+            {
+                var space = line.IndexOf(' ', StringComparison.Ordinal);
+                vmaStart = long.Parse(line.AsSpan(0, dash), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+                vmaEnd = long.Parse(line.AsSpan(dash + 1, space - dash - 1), NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            }
+            else if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal))
+            {
+                long overlap = ranges.Sum(r => Math.Max(0, Math.Min(r.End, vmaEnd) - Math.Max(r.Start, vmaStart)));
+                if (overlap > 0)
+                {
+                    var kb = long.Parse(line.AsSpan(14).Trim().TrimEnd("kB").Trim(), CultureInfo.InvariantCulture);
+                    total += Math.Min(kb * 1024, overlap);
+                }
+            }
+        }
+
+        return total;
+    }
+
+    private static string? ReadMode()
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux() || !File.Exists(EnabledPath))
+            {
+                return null;
+            }
+
+            var text = File.ReadAllText(EnabledPath);
+            var open = text.IndexOf('[', StringComparison.Ordinal);
+            var close = text.IndexOf(']', StringComparison.Ordinal);
+            return open >= 0 && close > open ? text[(open + 1)..close] : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
+    private static partial int Madvise(nint address, nuint length, int advice);
+}

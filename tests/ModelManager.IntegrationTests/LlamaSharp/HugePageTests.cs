@@ -1,0 +1,80 @@
+namespace ModelManager.IntegrationTests;
+
+/// <summary>
+/// <c>huge_pages</c>: a gguf model's weights in 2 MB transparent huge pages (Linux, THP <c>madvise</c>), found and checked
+/// against the model's own tensors; greedy output identical with them on and off.
+/// </summary>
+[Collection(NativeMemoryIsolation.Name)]
+public sealed class HugePageTests
+{
+    [Fact]
+    public async Task Auto_PutsTheWeightsInHugePages_Off_DoesNot_AndGreedyOutputIsIdentical()
+    {
+        var path = TestCache.Model(new SyntheticGgufOptions { TargetBytes = 40_000_000, Seed = 31 });
+        var tensorBytes = GgufReader.Read(path).TensorBytes;
+        var (services, manager) = GgufManagers.Create($$"""
+            { "max_memory_mb": 1024, "models": [
+              {{GgufManagers.Gguf("auto", path)}},
+              {{GgufManagers.Gguf("off", path, extra: "\"huge_pages\": \"off\"")}},
+              {{GgufManagers.Gguf("mapped", path, extra: "\"load_mode\": \"mmap\"")}} ] }
+            """);
+        await using var scope = services;
+        var options = new GenerationOptions { MaxTokens = 24, DoSample = false };
+
+        var withHuge = await manager.GetModel("auto").GenerateAsync("Once upon a time", options);
+        var huge = await HugePageBytesAsync(manager, "auto");
+        await manager.UnloadModelAsync("auto");
+        var without = await manager.GetModel("off").GenerateAsync("Once upon a time", options);
+        Assert.Equal(0, manager.GetModelStats()["off"].HugePageBytes);
+        await manager.UnloadModelAsync("off");
+        await manager.LoadModelAsync("mapped");
+        Assert.Equal(0, manager.GetModelStats()["mapped"].HugePageBytes); // file pages: not advised
+
+        Assert.Equal(without, withHuge);
+        Assert.NotEmpty(withHuge);
+        if (HugePages.Mode == "madvise")
+        {
+            // All but the partial 2 MB pages at the buffer's two ends.
+            Assert.True(huge >= tensorBytes - (4L << 20), $"{huge} of {tensorBytes} weight bytes in huge pages");
+            Assert.True(huge <= tensorBytes + (2L << 20), $"{huge} bytes in huge pages: more than the weights");
+        }
+        else
+        {
+            Assert.Equal(0, huge); // THP never, always (the kernel's own choice), or not Linux: nothing is advised
+        }
+    }
+
+    /// <summary>The model's huge-page bytes, which are measured off the load path: polled for up to 5 s (a hang guard).</summary>
+    private static async Task<long> HugePageBytesAsync(IModelManager manager, string model)
+    {
+        for (var i = 0; i < 50 && HugePages.Mode == "madvise"; i++)
+        {
+            if (manager.GetModelStats()[model].HugePageBytes is > 0 and var bytes)
+            {
+                return bytes;
+            }
+
+            await Task.Delay(100);
+        }
+
+        return manager.GetModelStats()[model].HugePageBytes;
+    }
+
+    [Fact]
+    public void NewRanges_AreWhatAppearedSince_AtLeastTheSizeAsked()
+    {
+        List<(long, long)> before = [(0x1000, 0x5000), (0x10000, 0x20000)];
+        List<(long, long)> after = [(0x1000, 0x8000), (0x10000, 0x20000), (0x30000, 0x31000), (0x40000, 0x50000)];
+
+        Assert.Equal([(0x5000L, 0x8000L), (0x40000L, 0x50000L)], HugePages.NewRanges(before, after, minBytes: 0x2000));
+    }
+
+    [Fact]
+    public void InvalidSetting_IsAValidationErrorNamingTheKey()
+    {
+        var error = Assert.Throws<ModelConfigurationException>(() => GgufManagers.Create($$"""
+            { "models": [ {{GgufManagers.Gguf("m", TestCache.Model(new SyntheticGgufOptions { TargetBytes = 2_000_000, Seed = 32 }), extra: "\"huge_pages\": \"yes\"")}} ] }
+            """));
+        Assert.Contains("models[0].huge_pages: 'yes' is not auto or off", error.Message, StringComparison.Ordinal);
+    }
+}
