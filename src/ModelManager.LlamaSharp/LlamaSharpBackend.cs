@@ -149,7 +149,7 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
         ApplyThreads(parameters, settings.Threads);
 
         LLamaWeights weights;
-        var placement = WeightPlacement.Begin(settings, info);
+        var placement = WeightPlacement.Begin(settings, info, _logger, model.Name);
         try
         {
             // Reported inline, not through Progress<T>, which posts to the thread pool and can reorder reports after Loaded.
@@ -231,10 +231,22 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
         private const long Minimum = 4L << 20;
 
         /// <summary>Starts one for a load that can use huge pages (Linux with THP madvise, weights read into memory on the CPU), else null.</summary>
-        public static WeightPlacement? Begin(LlamaSharpModelSettings settings, GgufModelInfo info)
+        public static WeightPlacement? Begin(LlamaSharpModelSettings settings, GgufModelInfo info, ILogger logger, string model)
         {
-            if (!settings.HugePages || HugePages.Mode != "madvise" || settings.LoadMode != LLama.Native.LLamaLoadMode.None || settings.GpuLayers != 0 || info.TensorBytes < Minimum)
+            var skip = !settings.HugePages ? null // huge_pages off: nothing to say
+                : HugePages.Mode is null ? "no transparent huge pages here (not Linux, or no /sys/kernel/mm/transparent_hugepage)"
+                : HugePages.Mode != "madvise" ? $"transparent huge pages are '{HugePages.Mode}' on this machine (always: the kernel chooses; never: none)"
+                : settings.LoadMode != LLama.Native.LLamaLoadMode.None ? $"load_mode {settings.LoadMode} keeps the weights in file pages"
+                : settings.GpuLayers != 0 ? "gpu_layers puts weights on the GPU"
+                : info.TensorBytes < Minimum ? "the weights are smaller than two huge pages"
+                : "";
+            if (skip is not { Length: 0 })
             {
+                if (skip is not null)
+                {
+                    LlamaSharpLog.HugePagesSkipped(logger, model, skip);
+                }
+
                 return null;
             }
 
