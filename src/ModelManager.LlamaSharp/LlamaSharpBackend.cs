@@ -290,13 +290,15 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
             try
             {
                 owner.NativeHandle.DangerousAddRef(ref held);
+                var started = System.Diagnostics.Stopwatch.GetTimestamp();
                 if (!loaded() || !HugePages.Collapse(weights, loaded))
                 {
                     return 0;
                 }
 
                 var bytes = HugePages.HugeBytes([weights]);
-                LlamaSharpLog.HugePagesUsed(logger, model, bytes / (1024.0 * 1024), (weights.End - weights.Start) / (1024.0 * 1024));
+                LlamaSharpLog.HugePagesUsed(logger, model, bytes / (1024.0 * 1024), (weights.End - weights.Start) / (1024.0 * 1024),
+                    System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 return bytes;
             }
             catch (ObjectDisposedException)

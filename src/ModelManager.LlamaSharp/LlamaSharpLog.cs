@@ -20,8 +20,8 @@ internal static partial class LlamaSharpLog
     [LoggerMessage(2004, LogLevel.Debug, "Model {Model} restored {Count} cached sequences from its spill folder")]
     public static partial void Restored(ILogger logger, string model, int count);
 
-    [LoggerMessage(2005, LogLevel.Debug, "Model {Model}'s weights are in {HugeMb:F1} MB of 2 MB pages ({WeightsMb:F1} MB of weights)")]
-    public static partial void HugePagesUsed(ILogger logger, string model, double hugeMb, double weightsMb);
+    [LoggerMessage(2005, LogLevel.Debug, "Model {Model}'s weights are in {HugeMb:F1} MB of 2 MB pages ({WeightsMb:F1} MB of weights; collapsed in {Milliseconds:F0} ms, off the load path)")]
+    public static partial void HugePagesUsed(ILogger logger, string model, double hugeMb, double weightsMb, double milliseconds);
 
     [LoggerMessage(2006, LogLevel.Debug, "Model {Model}'s weights stay on 4 KB pages: {Reason}")]
     public static partial void HugePagesSkipped(ILogger logger, string model, string reason);

@@ -18,16 +18,17 @@ internal static class PlacementPair
         var direct = (Load: new List<double>(), Speed: new List<double>());
         var managed = (Load: new List<double>(), Speed: new List<double>());
         var small = (Load: new List<double>(), Speed: new List<double>());
+        var stateless = (Load: new List<double>(), Speed: new List<double>());
         long hugeBytes = 0;
         var texts = new HashSet<string>(StringComparer.Ordinal);
         for (var run = 0; run < context.Runs; run++)
         {
-            foreach (var mode in run % 2 == 0 ? new[] { "direct", "managed", "managed-4k" } : ["managed-4k", "managed", "direct"])
+            foreach (var mode in run % 2 == 0 ? new[] { "direct", "managed", "managed-4k", "stateless" } : ["stateless", "managed-4k", "managed", "direct"])
             {
                 var result = await ChildProcess.RunJsonAsync(
                     [PlacementChild.Command, mode, context.Models.Synthetic, .. new[] { contextLength, parallel, tokens, repeats }.Select(n => n.ToString(CultureInfo.InvariantCulture)), context.Models.Stories260K],
                     context.CancellationToken).ConfigureAwait(false);
-                var side = mode switch { "direct" => direct, "managed" => managed, _ => small };
+                var side = mode switch { "direct" => direct, "managed" => managed, "stateless" => stateless, _ => small };
                 side.Load.Add(result["load_ms"].GetDouble());
                 side.Speed.Add(result["tokens_per_second"].GetDouble());
                 texts.Add(result["text"].GetString() ?? "");
@@ -45,6 +46,8 @@ internal static class PlacementPair
         [
             new Comparison($"placement/{label}/decode", "LLamaWeights.LoadFromFile + BatchedExecutor (own process)", "manager, default settings (own process)", "tok/s", true,
                 direct.Speed, managed.Speed, 1.15, note),
+            new Comparison($"placement/{label}/decode-vs-stateless", "LLamaSharp StatelessExecutor.InferAsync (own process)", "manager, default settings (own process)", "tok/s", true,
+                stateless.Speed, managed.Speed, null, "Against the StatelessExecutor (a context per call), the baseline the issue's figures used (informational)."),
             new Comparison($"placement/{label}/decode-4k-pages", "LLamaWeights.LoadFromFile + BatchedExecutor (own process)", "manager, huge_pages off (own process)", "tok/s", true,
                 direct.Speed, small.Speed, null, "The same, with the manager's weights on 4 KB pages as LLamaSharp's: what the placement alone is worth (informational)."),
             new Comparison($"placement/{label}/load", "LLamaWeights.LoadFromFile + CreateContext (own process)", "manager LoadModelAsync, huge pages advised (own process)", "ms", false,
