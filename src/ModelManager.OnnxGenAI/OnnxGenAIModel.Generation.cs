@@ -181,14 +181,15 @@ internal sealed partial class OnnxGenAIModel
         return (int)Math.Min(wanted, context);
     }
 
-    /// <summary>How long tokens may wait for the ones after them before they are handed to the reader: 1 ms.</summary>
+    /// <summary>How long tokens may wait for the ones after them before they are handed to the reader: 10 ms.</summary>
     /// <remarks>
-    /// Each hand-off wakes the reading thread, which cost ~10% of the tokens/s of a model that makes a token every ~75 µs
-    /// (tiny-random-gpt2 on 2 cores). A token that comes 1 ms or more after the last hand-off goes at once with those
-    /// waiting, so a model slower than a token per millisecond streams every token as it comes, and a faster one in batches
-    /// of about a millisecond's tokens: streaming is at most ~1 ms (plus a token) late, never more.
+    /// Each hand-off wakes the reading thread, which on a busy 2-core machine competes with the Generator and ONNX Runtime's
+    /// own threads; tiny-random-gpt2 makes a token every ~75 µs, so one wake per token was 500 per call. A token that comes
+    /// 10 ms or more after the last hand-off goes at once with those waiting: a model slower than a token per 10 ms streams
+    /// every token as it comes, a faster one in batches of 10 ms of tokens (the first token always at once), well under
+    /// what a reader can see (a 60 Hz frame is 16.7 ms).
     /// </remarks>
-    internal static readonly TimeSpan HandOffInterval = TimeSpan.FromMilliseconds(1);
+    internal static readonly TimeSpan HandOffInterval = TimeSpan.FromMilliseconds(10);
 
     private void Produce(
         int[] prompt, GenerationOptions options, string? guidance, int maxLength, GenerationFinishReason limitReason, GenerationEnd end,
