@@ -4,7 +4,7 @@ namespace ModelManager;
 
 /// <summary>One loaded ONNX Runtime GenAI model: a shared Model and Tokenizer, a Generator per request.</summary>
 /// <remarks>
-/// Thread-safe: up to <c>parallel</c> requests generate at once, each on its own thread with its own Generator; others wait
+/// Thread-safe: up to <c>parallel</c> requests generate at once, each on one of the model's generation threads with its own Generator; others wait
 /// for a slot. Native objects are reference counted: the Model and Tokenizer are destroyed, and the process-wide runtime
 /// reference released, only when the model is disposed and its last generation has ended, so no Generator outlives them.
 /// </remarks>
@@ -18,6 +18,7 @@ internal sealed partial class OnnxGenAIModel : IModelInstance
     private readonly Tokenizer _tokenizer;
     private readonly IDisposable _runtime;
     private readonly SemaphoreSlim _slots;
+    private readonly GenerationThreads _threads;
     private readonly HashSet<int> _eos;
     private readonly Lock _templateGate = new();
     private int _references = 1;
@@ -36,6 +37,7 @@ internal sealed partial class OnnxGenAIModel : IModelInstance
         _tokenizer = tokenizer;
         _runtime = runtime;
         _slots = new SemaphoreSlim(settings.Parallel, settings.Parallel);
+        _threads = new GenerationThreads(model.Name, settings.Parallel);
         _eos = [.. folder.EosTokenIds];
         ChatFormat = chatFormat;
         MemoryBytes = memoryBytes;
@@ -52,6 +54,9 @@ internal sealed partial class OnnxGenAIModel : IModelInstance
 
     /// <summary>The most generations that have run at once since the model loaded.</summary>
     internal int PeakGenerations => Volatile.Read(ref _peakRunning);
+
+    /// <summary>The model's generation threads alive now: at most <c>parallel</c>, none once the model is released.</summary>
+    internal int GenerationThreadCount => _threads.Count;
 
     /// <summary>True once the native objects have been destroyed.</summary>
     internal bool IsReleased => Volatile.Read(ref _references) == 0;
@@ -99,6 +104,7 @@ internal sealed partial class OnnxGenAIModel : IModelInstance
             _tokenizer.Dispose();
             _native.Dispose();
             _runtime.Dispose();
+            _threads.Complete();
         }
     }
 }

@@ -97,7 +97,14 @@ internal sealed partial class DefaultModelManager
         }
     }
 
-    /// <summary>Unloads models unused for their <c>max_idle_time</c>; runs on the sweep timer.</summary>
+    /// <summary>Unloads models unused for their <c>max_idle_time</c>; runs on the sweep timer, and sets it for the next model due.</summary>
+    /// <remarks>
+    /// A model goes once <see cref="CoarseClock.Period"/> more than its idle time has passed since its last-access stamp,
+    /// since the stamp may be up to that much early: it never unloads before <c>max_idle_time</c>, and, with the timer set
+    /// for the earliest model due, at most a period after. A leased model's stamp moves on release, so it is looked at again
+    /// within <see cref="SweepInterval"/> (a quarter of the shortest idle time, at least 1 s): before it is due, unless its
+    /// <c>max_idle_time</c> is under a second.
+    /// </remarks>
     internal void SweepIdle()
     {
         if (_disposed)
@@ -105,12 +112,19 @@ internal sealed partial class DefaultModelManager
             return;
         }
 
+        var next = SweepInterval;
         foreach (var e in _budget.Entries)
         {
             var idle = e.Descriptor.MaxIdleTime;
-            if (idle <= TimeSpan.Zero || e.State != ModelState.Ready || e.Leases != 0
-                || _time.GetElapsedTime(e.LastAccessTimestamp) < idle)
+            if (idle <= TimeSpan.Zero || e.State != ModelState.Ready || e.Leases != 0)
             {
+                continue;
+            }
+
+            var left = idle + CoarseClock.Period - _time.GetElapsedTime(e.LastAccessTimestamp);
+            if (left > TimeSpan.Zero)
+            {
+                next = left < next ? left : next;
                 continue;
             }
 
@@ -119,6 +133,11 @@ internal sealed partial class DefaultModelManager
                 Log.Evicting(_logger, e.Name, UnloadReason.Idle, e.Memory.Charged / MemoryBudget.Mb);
                 _ = CompleteUnloadAsync(e, force: false);
             }
+        }
+
+        if (next > TimeSpan.Zero)
+        {
+            _sweepTimer.Change(next, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -5,7 +5,8 @@ internal sealed partial class DefaultModelManager
     /// <summary>The warm path: one Interlocked increment and a state read. No lock, no allocation, no clock read.</summary>
     /// <remarks>
     /// The last-access time is stamped on release only: idle sweeps and victim selection skip leased models, so the time a
-    /// lease began is never needed, and a clock read is most of the warm path's cost (see benchmarks).
+    /// lease began is never needed. The stamp comes from <see cref="CoarseClock"/>: a clock read would be most of the warm
+    /// path's cost (see benchmarks).
     /// </remarks>
     internal bool TryAcquireFast(ModelEntry entry, out InstanceLease lease)
     {
@@ -24,10 +25,24 @@ internal sealed partial class DefaultModelManager
 
     internal void Release(ModelEntry entry)
     {
-        if (entry.ReleaseLease(_time.GetTimestamp()) && _budget.WantsDrainSignal)
+        if (entry.ReleaseLease(_clock.Now) && _budget.WantsDrainSignal)
         {
             OnLeaseDrained();
         }
+    }
+
+    /// <summary>Whether a model took a last-access stamp at or after <paramref name="timestamp"/>: the coarse clock is in use.</summary>
+    private bool StampedSince(long timestamp)
+    {
+        foreach (var e in _budget.Entries)
+        {
+            if (e.LastAccessTimestamp >= timestamp)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>A model's last lease ended while a load waits for memory or the budget is over: wake the scheduler.</summary>

@@ -23,8 +23,7 @@ internal sealed partial class DefaultModelManager
 
             if (startLoad is not null)
             {
-                // On the thread pool: never on the caller's stack or synchronization context.
-                _ = Task.Run(() => RunLoadAsync(entry, startLoad), CancellationToken.None);
+                StartLoad(entry, startLoad);
             }
 
             await WaitForLoadAsync(wait, cancellationToken).ConfigureAwait(false);
@@ -43,6 +42,24 @@ internal sealed partial class DefaultModelManager
         {
             ThrowIfDisposed();
             throw;
+        }
+    }
+
+    /// <summary>Starts the load on the thread pool, never on a caller's synchronization context or scheduler; inline when the caller already is a plain pool thread.</summary>
+    /// <remarks>
+    /// Inline, the load runs on the caller's stack until its first await, the estimate's file read, which runs on the thread
+    /// pool (see <see cref="EstimateAsync"/>): a hop fewer, and no file read on the caller's thread. A caller on its own
+    /// synchronization context or scheduler (a UI thread, say) still gets the hop.
+    /// </remarks>
+    private void StartLoad(ModelEntry entry, TaskCompletionSource done)
+    {
+        if (Thread.CurrentThread.IsThreadPoolThread && SynchronizationContext.Current is null && TaskScheduler.Current == TaskScheduler.Default)
+        {
+            _ = RunLoadAsync(entry, done);
+        }
+        else
+        {
+            _ = Task.Run(() => RunLoadAsync(entry, done), CancellationToken.None);
         }
     }
 

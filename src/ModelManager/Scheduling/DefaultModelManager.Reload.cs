@@ -177,8 +177,8 @@ internal sealed partial class DefaultModelManager
         SweepInterval = idle > TimeSpan.Zero
             ? TimeSpan.FromTicks(Math.Clamp(idle.Ticks / 4, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond))
             : TimeSpan.Zero;
-        var period = SweepInterval > TimeSpan.Zero ? SweepInterval : Timeout.InfiniteTimeSpan;
-        _sweepTimer.Change(period, period);
+        // One-shot: each sweep sets the next for the earliest model due (see SweepIdle).
+        _sweepTimer.Change(SweepInterval > TimeSpan.Zero ? SweepInterval : Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     private static bool SameDescriptor(ModelDescriptor a, ModelDescriptor b) =>

@@ -31,6 +31,7 @@ internal sealed partial class DefaultModelManager
         _disposed = true;
         _reloadSubscription?.Dispose();
         _sweepTimer.Dispose();
+        _clock.Dispose();
         await _shutdownCts.CancelAsync().ConfigureAwait(false);
 
         // Loads in flight observe the cancelled token; wait for them to settle, but not for one stuck where cancellation

@@ -28,6 +28,7 @@ internal sealed partial class DefaultModelManager : IModelManager
     private readonly MemoryBudget _budget;
     private readonly ConcurrentDictionary<string, ModelHandle> _agentHandles = new(StringComparer.Ordinal);
     private readonly ITimer _sweepTimer;
+    private readonly CoarseClock _clock;
     private readonly CancellationTokenSource _shutdownCts = new();
 
     // The running configuration; replaced whole by a reload (under _reloadLock).
@@ -65,6 +66,7 @@ internal sealed partial class DefaultModelManager : IModelManager
         var entries = config.Models.Select(d => new ModelEntry(d, _backends[d.Type])).ToArray();
         _budget = new MemoryBudget(config.LimitBytes, entries);
         _config = new ManagerConfiguration(entries, config, version: 1);
+        _clock = new CoarseClock(_time, StampedSince);
         _sweepTimer = _time.CreateTimer(static s => ((DefaultModelManager)s!).SweepIdle(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         ScheduleSweep(entries);
 

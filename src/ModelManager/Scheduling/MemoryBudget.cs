@@ -500,9 +500,17 @@ internal sealed class MemoryBudget
     }
 
     /// <summary>The order memory is taken back in: least important (highest priority number) first, then least recently used.</summary>
-    private static int LeastImportantFirst(ModelEntry a, ModelEntry b) => a.Priority != b.Priority
-        ? b.Priority.CompareTo(a.Priority)
-        : a.LastAccessTimestamp.CompareTo(b.LastAccessTimestamp);
+    /// <remarks>
+    /// Recency is as fine as <see cref="CoarseClock.Period"/>: models released within one tick of it share a stamp, and of
+    /// those the one with fewer accesses goes first, then the one first in name order, so that ties are deterministic.
+    /// </remarks>
+    private static int LeastImportantFirst(ModelEntry a, ModelEntry b)
+    {
+        var order = b.Priority.CompareTo(a.Priority);
+        order = order != 0 ? order : a.LastAccessTimestamp.CompareTo(b.LastAccessTimestamp);
+        order = order != 0 ? order : a.AccessCount.CompareTo(b.AccessCount);
+        return order != 0 ? order : string.CompareOrdinal(a.Name, b.Name);
+    }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -9,15 +9,19 @@ namespace ModelManager;
 /// </remarks>
 internal sealed class ModelEntry
 {
+    private const long LeaseAndAccess = (1L << 32) | 1;
+
     private readonly object _gate = new();
 
     // Written under _gate; read lock-free by the warm path.
     private int _state;
-    private int _leases;
+    // The lease count (low 32 bits, as an int) and the leases taken modulo 2^32 (high 32 bits): one Interlocked add
+    // counts both on the warm path. _accessWraps counts the high half's wraps, so that AccessCount stays a long.
+    private long _leaseWord;
+    private long _accessWraps;
     private int _calls;
     private long _busyCount;
     private long _lastAccess;
-    private long _accessCount;
 
     // Valid while Ready or Unloading: set before the state becomes Ready, cleared after it becomes Unloaded.
     private IModelInstance? _instance;
@@ -62,10 +66,13 @@ internal sealed class ModelEntry
 
     public ModelState State => (ModelState)Volatile.Read(ref _state);
 
-    public int Leases => Volatile.Read(ref _leases);
+    public int Leases => (int)Volatile.Read(ref _leaseWord);
 
-    /// <summary>The <see cref="TimeProvider"/> timestamp of the last lease release (or load).</summary>
+    /// <summary>The <see cref="TimeProvider"/> timestamp of the last lease release (from <see cref="CoarseClock"/>, up to a period early) or load.</summary>
     public long LastAccessTimestamp => Volatile.Read(ref _lastAccess);
+
+    /// <summary>Leases taken so far.</summary>
+    public long AccessCount => (Volatile.Read(ref _accessWraps) << 32) + (long)((ulong)Volatile.Read(ref _leaseWord) >> 32);
 
     /// <summary>This entry's share of the budget; read and written only under <see cref="MemoryBudget"/>'s lock.</summary>
     public MemoryBudget.Share Memory { get; } = new();
@@ -199,16 +206,15 @@ internal sealed class ModelEntry
     /// <param name="drained">When this returns false: the attempt's own lease count was the last one (see <see cref="ReleaseLease"/>).</param>
     public bool TryLease(out InstanceLease lease, out bool drained)
     {
-        Interlocked.Increment(ref _leases);
+        AddLease();
         if (Volatile.Read(ref _state) == (int)ModelState.Ready)
         {
             lease = new InstanceLease(this, _instance!, _callToken);
-            Interlocked.Increment(ref _accessCount);
             drained = false;
             return true;
         }
 
-        drained = DecrementLease();
+        drained = DecrementLease(uncountAccess: true);
         lease = default;
         return false;
     }
@@ -218,12 +224,28 @@ internal sealed class ModelEntry
     public bool ReleaseLease(long timestamp)
     {
         Volatile.Write(ref _lastAccess, timestamp);
-        return DecrementLease();
+        return DecrementLease(uncountAccess: false);
     }
 
-    private bool DecrementLease()
+    /// <summary>Counts a lease and an access in one Interlocked add.</summary>
+    private void AddLease()
     {
-        if (Interlocked.Decrement(ref _leases) != 0)
+        if ((ulong)Interlocked.Add(ref _leaseWord, LeaseAndAccess) >> 32 == 0)
+        {
+            Interlocked.Increment(ref _accessWraps);
+        }
+    }
+
+    /// <summary>Ends a lease (and takes back its access when the lease was not granted); true when it was the last one.</summary>
+    private bool DecrementLease(bool uncountAccess)
+    {
+        var word = Interlocked.Add(ref _leaseWord, uncountAccess ? -LeaseAndAccess : -1);
+        if (uncountAccess && (ulong)word >> 32 == uint.MaxValue)
+        {
+            Interlocked.Decrement(ref _accessWraps);
+        }
+
+        if ((int)word != 0)
         {
             return false;
         }
@@ -250,9 +272,8 @@ internal sealed class ModelEntry
             switch (State)
             {
                 case ModelState.Ready:
-                    Interlocked.Increment(ref _leases);
+                    AddLease();
                     Volatile.Write(ref _lastAccess, timestamp);
-                    Interlocked.Increment(ref _accessCount);
                     lease = new InstanceLease(this, _instance!, _callToken);
                     wait = Task.CompletedTask;
                     return true;
@@ -443,7 +464,7 @@ internal sealed class ModelEntry
 
     public ModelStats GetStats(TimeProvider time, DateTimeOffset now)
     {
-        var accesses = Interlocked.Read(ref _accessCount);
+        var accesses = AccessCount;
         var loads = Volatile.Read(ref _loadCount);
         return new ModelStats
         {
@@ -486,7 +507,7 @@ internal sealed class ModelEntry
 
         // A full fence: a warm-path acquirer either sees Unloading or its lease is seen here.
         Interlocked.Exchange(ref _state, (int)ModelState.Unloading);
-        if (onlyIfIdle && Volatile.Read(ref _leases) != 0)
+        if (onlyIfIdle && Leases != 0)
         {
             Volatile.Write(ref _state, (int)ModelState.Ready);
             _drained = null;

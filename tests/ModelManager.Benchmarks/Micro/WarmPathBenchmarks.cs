@@ -7,8 +7,8 @@ namespace ModelManager.Benchmarks.Micro;
 /// <summary>The warm path of every call on a loaded model, against the floor the style guide sets for it.</summary>
 /// <remarks>
 /// Manager: <c>GetModel</c> (a frozen-dictionary lookup and a cached handle), then the lease every call takes
-/// (<c>AcquireChainAsync</c> → <c>TryAcquireFast</c>: Interlocked lease count, state read, timestamp, access count) and its
-/// <c>Release</c> (timestamp, Interlocked decrement). Floor: a <see cref="ConcurrentDictionary{TKey,TValue}"/> lookup plus an
+/// (<c>AcquireChainAsync</c> → <c>TryAcquireFast</c>: one Interlocked add for the lease and access counts, state read) and
+/// its <c>Release</c> (a <c>CoarseClock</c> stamp, Interlocked decrement). Floor: a <see cref="ConcurrentDictionary{TKey,TValue}"/> lookup plus an
 /// Interlocked increment and decrement. The 8-thread variants run the same cycle on 8 dedicated threads at once, either all
 /// on one model or each on its own; their time is wall time over all operations, i.e. the inverse of aggregate throughput.
 /// The breakdown category shows where the manager's time goes.

@@ -45,6 +45,48 @@ public sealed class EvictionTests
     }
 
     [Fact]
+    public async Task Load_SamePriority_EvictsLeastRecentlyUsed_AtTheCoarseClocksResolution()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var (m, _) = FromJson(Config(100, Fake("a", 40), Fake("b", 40), Fake("c", 40)), time);
+        await m.LoadModelAsync("b");
+        await m.LoadModelAsync("a");
+
+        // b is used last, but only 150 ms after a: more than one clock period, so the stamps still tell them apart.
+        await m.GetModel("a").GenerateAsync("a first");
+        time.Advance(TimeSpan.FromMilliseconds(150));
+        await m.GetModel("b").GenerateAsync("b after it");
+        Assert.True(m.GetModelStats()["b"].LastAccessUtc > m.GetModelStats()["a"].LastAccessUtc);
+
+        await m.LoadModelAsync("c");
+
+        Assert.Equal(ModelState.Unloaded, m.GetModelStats()["a"].State);
+        Assert.Equal(ModelState.Ready, m.GetModelStats()["b"].State);
+    }
+
+    [Fact]
+    public async Task Load_SamePriority_UsedWithinOneClockPeriod_EvictsTheLessUsedModel()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var (m, _) = FromJson(Config(100, Fake("a", 40), Fake("b", 40), Fake("c", 40)), time);
+        await m.LoadModelAsync("a");
+        await m.LoadModelAsync("b");
+        time.Advance(CoarseClock.Period); // the clock ticked: calls now share its stamp
+
+        await m.GetModel("a").GenerateAsync("a twice");
+        await m.GetModel("a").GenerateAsync("a twice");
+        time.Advance(CoarseClock.Period / 2);
+        await m.GetModel("b").GenerateAsync("b once, later, within the same tick");
+        Assert.Equal(m.GetModelStats()["a"].LastAccessUtc, m.GetModelStats()["b"].LastAccessUtc);
+
+        await m.LoadModelAsync("c");
+
+        // A tie: the model with fewer accesses goes, although it was used last (and its name sorts after the other's).
+        Assert.Equal(ModelState.Ready, m.GetModelStats()["a"].State);
+        Assert.Equal(ModelState.Unloaded, m.GetModelStats()["b"].State);
+    }
+
+    [Fact]
     public async Task Load_NeverEvictsAMoreImportantModel()
     {
         var (m, _) = FromJson(Config(100, Fake("vip", 60, priority: 1), Fake("minor", 60, priority: 4)));

@@ -95,4 +95,50 @@ public sealed class IdleEvictionTests
         Assert.Equal(2, backend.Loads);
         Assert.Equal(2, m.GetModelStats()["a"].LoadCount);
     }
+
+    [Fact]
+    public async Task IdleUnload_AfterABurstOfCalls_ComesNoEarlierThanMaxIdleTime_AndAtMostAClockPeriodLater()
+    {
+        var time = new FakeTimeProvider();
+        var (m, _) = FromJson(Config(100, Fake("a", 10, idle: 4)), time);
+        var model = m.GetModel("a");
+        await m.LoadModelAsync("a");
+
+        // Calls 30 ms apart: after the first, their last-access stamps come from the coarse clock and lag the calls.
+        for (var i = 0; i < 10; i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(30));
+            await model.GenerateAsync("x");
+        }
+
+        var lastUse = time.GetUtcNow();
+        var evicted = Next(m, ModelEventKind.Evicted, "a");
+        var step = TimeSpan.FromMilliseconds(5);
+        while (m.GetModelStats()["a"].State == ModelState.Ready)
+        {
+            Assert.True(time.GetUtcNow() - lastUse < TimeSpan.FromSeconds(10), "the idle model was never unloaded");
+            time.Advance(step);
+        }
+
+        var idleFor = time.GetUtcNow() - lastUse;
+        Assert.InRange(idleFor, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(4) + CoarseClock.Period + step);
+        Assert.Equal(UnloadReason.Idle, (await evicted).Reason);
+    }
+
+    [Fact]
+    public async Task IdleUnload_OfASingleCall_ComesNoEarlierThanMaxIdleTime_AndAtMostAClockPeriodLater()
+    {
+        var time = new FakeTimeProvider();
+        var (m, _) = FromJson(Config(100, Fake("a", 10, idle: 1.5)), time);
+        await m.GetModel("a").GenerateAsync("x");
+        var lastUse = time.GetUtcNow();
+
+        time.Advance(TimeSpan.FromSeconds(1.5) - TimeSpan.FromTicks(1));
+        Assert.Equal(ModelState.Ready, m.GetModelStats()["a"].State);
+        time.Advance(CoarseClock.Period + TimeSpan.FromTicks(1));
+
+        Assert.Equal(ModelState.Unloaded, m.GetModelStats()["a"].State);
+        Assert.Equal(1, m.GetModelStats()["a"].EvictionCount);
+        Assert.True(time.GetUtcNow() - lastUse <= TimeSpan.FromSeconds(1.5) + CoarseClock.Period);
+    }
 }

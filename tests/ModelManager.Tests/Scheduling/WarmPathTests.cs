@@ -28,6 +28,44 @@ public sealed class WarmPathTests
         Assert.Equal(accessesBefore + 11_000, m.GetModelStats()["a"].AccessCount);
     }
 
+    [Fact]
+    public async Task AccessCount_CountsOnPastTwoToThe32_WhileTheLeaseCountStaysExact()
+    {
+        var (m, _) = FromJson(Config(100, Fake("a", 1)));
+        await m.LoadModelAsync("a");
+        var entry = ((ModelHandle)m.GetModel("a")).Primary;
+        var word = typeof(ModelEntry).GetField("_leaseWord", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)!;
+        word.SetValue(entry, (long)(uint.MaxValue - 1) << 32); // two leases short of the high half's wrap, no lease held
+
+        Assert.True(m.TryAcquireFast(entry, out var first));
+        Assert.True(m.TryAcquireFast(entry, out var second)); // this one wraps the packed counter
+        Assert.Equal(2, entry.Leases);
+        Assert.Equal(1L << 32, entry.AccessCount);
+        m.Release(first.Entry);
+        m.Release(second.Entry);
+
+        Assert.Equal(0, entry.Leases);
+        Assert.Equal(1L << 32, m.GetModelStats()["a"].AccessCount);
+        Assert.True(m.TryAcquireFast(entry, out var third));
+        m.Release(third.Entry);
+        Assert.Equal((1L << 32) + 1, entry.AccessCount);
+    }
+
+    [Fact]
+    public async Task TryAcquireFast_OnAnUnloadedModel_CountsNeitherALeaseNorAnAccess()
+    {
+        var (m, _) = FromJson(Config(100, Fake("a", 1)));
+        await m.LoadModelAsync("a");
+        var entry = ((ModelHandle)m.GetModel("a")).Primary;
+        var accesses = entry.AccessCount;
+        await m.UnloadModelAsync("a");
+
+        Assert.False(m.TryAcquireFast(entry, out _));
+
+        Assert.Equal(0, entry.Leases);
+        Assert.Equal(accesses, entry.AccessCount);
+    }
+
     private static void Cycle(DefaultModelManager m, ModelHandle handle)
     {
         var same = (ModelHandle)m.GetModel("a");
