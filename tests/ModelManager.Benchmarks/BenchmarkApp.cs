@@ -17,7 +17,7 @@ public static class BenchmarkApp
                   benchmark-results.json and benchmark-results.md into the repository root (or --out DIR)
           --quick       every pair once, tiny models: finishes in well under a minute (CI)
           --runs N      repetitions per pair (default 7; --quick: 1)
-          --only NAMES  comma-separated pair groups: load, generation, sharing, concurrency, swap, onnx
+          --only NAMES  comma-separated pair groups: load, generation, structured, cache, onnx, embeddings, concurrency, swap, sharing, placement
           --cache-dir   where the synthesized GGUF models are kept (default: $TMPDIR/modelmanager-benchmarks)
         """;
 
