@@ -74,6 +74,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
                 p50_ms = Percentile(first.Http.LatenciesMs.Concat(second.Http.LatenciesMs), 0.50),
                 p99_ms = Percentile(first.Http.LatenciesMs.Concat(second.Http.LatenciesMs), 0.99),
             },
+            huge_page_mb_seen = Math.Max(first.HugePageBytesSeen, second.HugePageBytesSeen) / 1048576, // the synthetic models' weights collapsed while they serve
             rss_baseline_mb = baseline / 1048576,
             rss_after_first_half_mb = afterFirst / 1048576,
             rss_after_second_half_mb = afterSecond / 1048576,
@@ -95,7 +96,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.True(afterFirst - baseline < 192L * 1048576, $"RSS {baseline / 1048576} MB before, {afterFirst / 1048576} MB after the first phase");
     }
 
-    private sealed record Phase(Dictionary<string, int> Counts, ConcurrentQueue<string> Violations, int LeasesAtEnd, TimeSpan Elapsed, HttpLoad Http);
+    private sealed record Phase(Dictionary<string, int> Counts, ConcurrentQueue<string> Violations, int LeasesAtEnd, TimeSpan Elapsed, HttpLoad Http, long HugePageBytesSeen);
 
     /// <summary>What the HTTP clients saw: requests by status code, and each request's latency.</summary>
     private sealed record HttpLoad(int Requests, Dictionary<int, int> ByStatus, IReadOnlyList<double> LatenciesMs);
@@ -119,10 +120,12 @@ public sealed class ChaosTests(ITestOutputHelper output)
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         var sw = Stopwatch.StartNew();
 
+        long hugeSeen = 0;
         var monitor = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
+                hugeSeen = Math.Max(hugeSeen, manager.GetModelStats().Values.Sum(x => x.HugePageBytes));
                 // The manager's own decisions keep the budget within the (highest) limit; only what backends report
                 // beyond their estimates (measured after the load) may push it over, until idle models are evicted.
                 var usage = manager.GetMemoryUsage();
@@ -279,7 +282,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         }
 
         var load = new HttpLoad(statuses.Values.Sum(), statuses.ToDictionary(), [.. latencies]);
-        return new Phase(counts.ToDictionary(), violations, leases, sw.Elapsed, load);
+        return new Phase(counts.ToDictionary(), violations, leases, sw.Elapsed, load, hugeSeen);
     }
 
     // The tiny ONNX model's vocabulary is 1000 tokens: English prompts would (rightly) be rejected.

@@ -1,0 +1,100 @@
+using LLama;
+using Microsoft.Extensions.Logging;
+
+namespace ModelManager;
+
+/// <summary>One load's weights for <see cref="HugePages"/>: the anonymous mappings before the load, and where the weights turned out to be.</summary>
+internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long End)> before)
+{
+    /// <summary>Below two whole 2 MB pages of weights there is nothing to gain.</summary>
+    private const long Minimum = 4L << 20;
+
+    /// <summary>Starts one for a load that can use huge pages (Linux with THP madvise, weights read into memory on the CPU), else null.</summary>
+    public static WeightPlacement? Begin(LlamaSharpModelSettings settings, GgufModelInfo info, ILogger logger, string model)
+    {
+        var skip = !settings.HugePages ? null // huge_pages off: nothing to say
+            : HugePages.Mode is null ? "no transparent huge pages here (not Linux, or no /sys/kernel/mm/transparent_hugepage)"
+            : HugePages.Mode != "madvise" ? $"transparent huge pages are '{HugePages.Mode}' on this machine (always: the kernel chooses; never: none)"
+            : settings.LoadMode != LLama.Native.LLamaLoadMode.None ? $"load_mode {settings.LoadMode} keeps the weights in file pages"
+            : settings.GpuLayers != 0 ? "gpu_layers puts weights on the GPU"
+            : info.TensorBytes < Minimum ? "the weights are smaller than two huge pages"
+            : "";
+        if (skip is not { Length: 0 })
+        {
+            if (skip is not null)
+            {
+                LlamaSharpLog.HugePagesSkipped(logger, model, skip);
+            }
+
+            return null;
+        }
+
+        try
+        {
+            return new WeightPlacement(info, HugePages.AnonymousMappings());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null; // /proc unreadable (a sandbox): the model loads on 4 KB pages
+        }
+    }
+
+    /// <summary>Where the loaded weights are: a new anonymous range that begins with one of the model's tensors, or null (logged).</summary>
+    public (long Start, long End)? Find(ILogger logger, string model)
+    {
+        try
+        {
+            var found = HugePages.FindWeights(HugePages.NewRanges(before, HugePages.AnonymousMappings(), info.TensorBytes), info);
+            if (found is null)
+            {
+                LlamaSharpLog.HugePagesSkipped(logger, model, "no new anonymous mapping begins with the model's tensors");
+            }
+
+            return found;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            LlamaSharpLog.HugePagesSkipped(logger, model, $"/proc/self could not be read ({e.GetType().Name}: {e.Message})");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Collapses the weights into huge pages while the model stays loaded (the weights' handle is held meanwhile, so the
+    /// memory cannot be freed under the copy), then reports the bytes the kernel put in huge pages.
+    /// </summary>
+    public static long Collapse((long Start, long End) weights, LLamaWeights owner, Func<bool> loaded, ILogger logger, string model)
+    {
+        var held = false;
+        try
+        {
+            owner.NativeHandle.DangerousAddRef(ref held);
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            if (!loaded() || !HugePages.Collapse(weights, loaded))
+            {
+                return 0;
+            }
+
+            var bytes = HugePages.HugeBytes([weights]);
+            LlamaSharpLog.HugePagesUsed(logger, model, bytes / (1024.0 * 1024), (weights.End - weights.Start) / (1024.0 * 1024),
+                System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return bytes;
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0; // unloaded before the collapse began
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            LlamaSharpLog.HugePagesSkipped(logger, model, $"/proc/self/smaps could not be read ({e.GetType().Name}: {e.Message})");
+            return 0;
+        }
+        finally
+        {
+            if (held)
+            {
+                owner.NativeHandle.DangerousRelease();
+            }
+        }
+    }
+}
