@@ -2,7 +2,7 @@ using Microsoft.Playwright;
 
 namespace ModelManager.IntegrationTests.Dashboard;
 
-/// <summary>Debian's headless Chromium (<c>/usr/bin/chromium</c>, which <c>.ci/run</c> installs) driven by Playwright, shared by a test class.</summary>
+/// <summary>Debian's headless Chromium (<c>/usr/bin/chromium</c>, which <c>./build.sh test</c> installs) driven by Playwright, shared by a test class.</summary>
 /// <remarks>Playwright's driver ships in its package and runs offline; no browser is downloaded.</remarks>
 public sealed class HeadlessChromium : IAsyncLifetime
 {
@@ -24,7 +24,7 @@ public sealed class HeadlessChromium : IAsyncLifetime
     /// <summary>A fresh page (its own context, so its own sessionStorage) at a desktop size.</summary>
     public async Task<IPage> NewPageAsync()
     {
-        var browser = _browser ?? throw new FileNotFoundException($"{ExecutablePath} is missing: apt-get install -y chromium chromium-driver (.ci/run does it).", ExecutablePath);
+        var browser = _browser ?? throw new FileNotFoundException($"{ExecutablePath} is missing: apt-get install -y chromium chromium-driver (./build.sh test does it).", ExecutablePath);
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1280, Height = 900 } });
         return await context.NewPageAsync();
     }
