@@ -3,7 +3,8 @@ namespace ModelManager;
 /// <summary>Type <c>fake</c>: models that hold real native memory, load with a delay or fail on demand, and generate deterministic text.</summary>
 /// <remarks>
 /// Thread-safe. Reads <c>parameters.size_mb</c> (estimate and allocation), <c>parameters.actual_size_mb</c> (allocate a different
-/// amount than estimated), <c>parameters.load_delay_ms</c>, <c>parameters.fail_load</c>, <c>parameters.token_delay_ms</c> and
+/// amount than estimated), <c>parameters.first_load_extra_mb</c> (the model's first load in this backend allocates that much more,
+/// as a runtime's one-time start lands in the first model's measurement), <c>parameters.load_delay_ms</c>, <c>parameters.fail_load</c>, <c>parameters.token_delay_ms</c> and
 /// <c>parameters.ignore_cancellation</c>, <c>parameters.fail_estimate</c>, <c>parameters.estimate_delay_ms</c> (the estimate blocks its thread that long) and <c>parameters.unavailable</c> (calls throw
 /// <see cref="ModelUnavailableException"/>, later loads fail). Counts use after unload and frees during a call, so tests can assert the manager never does either.
 /// </remarks>
@@ -24,7 +25,7 @@ public sealed class FakeModelBackend : IModelBackend
     /// <inheritdoc />
     public IReadOnlyCollection<string> SettingKeys { get; } =
     [
-        "parameters:size_mb", "parameters:actual_size_mb", "parameters:load_delay_ms", "parameters:fail_load",
+        "parameters:size_mb", "parameters:actual_size_mb", "parameters:first_load_extra_mb", "parameters:load_delay_ms", "parameters:fail_load",
         "parameters:token_delay_ms", "parameters:fail_message", "parameters:ignore_cancellation", "parameters:fail_estimate", "parameters:estimate_delay_ms", "parameters:unavailable",
         "parameters:eos_after",
     ];
@@ -58,6 +59,11 @@ public sealed class FakeModelBackend : IModelBackend
         if (model.GetDouble("parameters:actual_size_mb") is < 0)
         {
             context.AddError(model, "parameters:actual_size_mb", "must be 0 or more");
+        }
+
+        if (model.GetDouble("parameters:first_load_extra_mb") is < 0)
+        {
+            context.AddError(model, "parameters:first_load_extra_mb", "must be 0 or more");
         }
 
         if (model.GetInt32("parameters:load_delay_ms") is < 0)
@@ -127,6 +133,11 @@ public sealed class FakeModelBackend : IModelBackend
         }
 
         var bytes = model.GetSetting("parameters:actual_size_mb") is not null ? SizeBytes(model, "parameters:actual_size_mb") : SizeBytes(model, "parameters:size_mb");
+        if (_loadsByModel.GetValueOrDefault(model.Name) == 0)
+        {
+            bytes += SizeBytes(model, "parameters:first_load_extra_mb");
+        }
+
         var instance = new FakeModelInstance(this, model, bytes);
         _loadsByModel.AddOrUpdate(model.Name, 1, (_, n) => n + 1);
         Interlocked.Increment(ref _loads);

@@ -40,6 +40,12 @@ internal sealed class MemoryBudget
         /// <summary>What the loaded instance reported; kept after unload, so the next load reserves at least that.</summary>
         public long Actual;
 
+        /// <summary>
+        /// Set when a load measured more than the whole budget: the next load tries once more with the estimate, since
+        /// a measurement can hold one-time costs of the process; a second such measurement makes the model a permanent misfit.
+        /// </summary>
+        public bool OverBudgetOnce;
+
         /// <summary>The part of <see cref="Charged"/> the loaded instance can give back (its <see cref="IReclaimableMemory"/>).</summary>
         public long Cache;
 
@@ -89,12 +95,24 @@ internal sealed class MemoryBudget
         }
     }
 
-    /// <summary>Records the backend's estimate; returns what a load must reserve: the estimate, or more if the model once used more.</summary>
+    /// <summary>
+    /// Records the backend's estimate; returns what a load must reserve: the estimate, or more if the model once used more.
+    /// A model that measured more than the whole budget once gets one more load on its estimate before that measurement
+    /// counts: the first ONNX Runtime load of a process measures the runtime's one-time start too (50 MB for a 3 MB
+    /// model), and a model that loaded once must not be refused for good on that alone. Measured over the budget twice
+    /// running, it is (a <see cref="ModelMemoryException"/> saying it needs more than the whole budget).
+    /// </summary>
     public long RecordEstimate(ModelEntry entry, long estimate)
     {
         lock (_lock)
         {
             entry.Memory.Estimated = estimate;
+            if (entry.Memory.Actual > _limitBytes && estimate <= _limitBytes && !entry.Memory.OverBudgetOnce)
+            {
+                entry.Memory.OverBudgetOnce = true;
+                return estimate;
+            }
+
             return Math.Max(estimate, entry.Memory.Actual);
         }
     }
@@ -189,6 +207,10 @@ internal sealed class MemoryBudget
             _usedBytes += charged - entry.Memory.Charged;
             entry.Memory.Charged = charged;
             entry.Memory.Actual = actual;
+            if (actual <= _limitBytes)
+            {
+                entry.Memory.OverBudgetOnce = false; // the retry's measurement fit: the earlier one held one-time costs
+            }
             return _usedBytes - _limitBytes;
         }
     }

@@ -184,9 +184,23 @@ public sealed class MemoryBudgetTests
 
         Assert.Equal(20 * Mb, over);
         Assert.Equal(120 * Mb, budget.UsedBytes);
-        Assert.Equal(120 * Mb, budget.RecordEstimate(entry, 50 * Mb)); // the next load reserves what it really used
         Assert.Equal(120 * Mb, budget.Release(entry));
         Assert.Equal(0, budget.UsedBytes);
+
+        // 120 MB is more than the whole budget: one more load on the estimate, in case the measurement held one-time costs.
+        Assert.Equal(50 * Mb, budget.RecordEstimate(entry, 50 * Mb));
+        Assert.True(budget.TryReserve(entry, 50 * Mb).Reserved);
+        budget.ChargeLoaded(entry, 50 * Mb, actual: 120 * Mb);
+        budget.Release(entry);
+        Assert.Equal(120 * Mb, budget.RecordEstimate(entry, 50 * Mb)); // measured again: the next load reserves what it really used
+
+        // Within the budget, a measurement counts at once.
+        var fits = Entry("b");
+        var wide = new MemoryBudget(200 * Mb, [fits]);
+        Assert.True(wide.TryReserve(fits, wide.RecordEstimate(fits, 50 * Mb)).Reserved);
+        wide.ChargeLoaded(fits, 50 * Mb, actual: 120 * Mb);
+        wide.Release(fits);
+        Assert.Equal(120 * Mb, wide.RecordEstimate(fits, 50 * Mb));
     }
 
     [Fact]
