@@ -121,8 +121,10 @@ internal static partial class HugePages
     }
 
     /// <summary>
-    /// The range of <paramref name="ranges"/> that holds the model's weights, cut to their size: the one whose first 64 KB hold,
-    /// at a 32-byte boundary, the first bytes of one of the model's tensors as the file has them. Null when none does.
+    /// The range of <paramref name="ranges"/> that holds the model's weights, cut to their size: the one whose first 64 KB (or,
+    /// when the kernel merged the buffer's mapping with one made just before it, the stretch where a buffer of the weights'
+    /// size would begin at the range's end) hold, at a 32-byte boundary, the first bytes of one of the model's tensors as
+    /// the file has them. Null when none does.
     /// </summary>
     /// <remarks>
     /// Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is mapped, so a range freed
@@ -150,30 +152,47 @@ internal static partial class HugePages
         }
 
         using var memory = File.OpenHandle("/proc/self/mem");
-        var head = new byte[Head];
+        var slack = Head + (info.TensorCount * 64L); // a mapping's header and the tensors' alignment padding
         foreach (var (start, end) in ranges)
         {
-            int read;
-            try
+            // The buffer's own mapping begins the range, or ends it when the kernel merged it with a neighbour mapped just
+            // before it (another thread's allocation): look at both places.
+            foreach (var windowStart in new[] { start, Math.Max(start, end - info.TensorBytes - slack) }.Distinct())
             {
-                read = RandomAccess.Read(memory, head.AsSpan(0, (int)Math.Min(Head, end - start)), start);
-            }
-            catch (IOException)
-            {
-                continue; // unmapped since: not ours
-            }
-
-            for (var offset = 0; offset + Probe <= read; offset += Probe)
-            {
-                if (signatures.Contains(Convert.ToHexString(head, offset, Probe)))
+                if (FindSignature(memory, windowStart, Math.Min(end, windowStart + slack)) is { } weightsStart)
                 {
-                    var weightsStart = start + offset;
                     return (weightsStart, Math.Min(end, weightsStart + info.TensorBytes + (info.TensorCount * 64L)));
                 }
             }
         }
 
         return null;
+
+        // The first 32-byte-aligned address in [from, to) whose 32 bytes are one of the tensors' first bytes, or null.
+        long? FindSignature(Microsoft.Win32.SafeHandles.SafeFileHandle memory, long from, long to)
+        {
+            from = (from + Probe - 1) & ~(long)(Probe - 1);
+            var window = new byte[(int)Math.Max(0, to - from)];
+            int read;
+            try
+            {
+                read = RandomAccess.Read(memory, window, from);
+            }
+            catch (IOException)
+            {
+                return null; // unmapped since: not ours
+            }
+
+            for (var offset = 0; offset + Probe <= read; offset += Probe)
+            {
+                if (signatures.Contains(Convert.ToHexString(window, offset, Probe)))
+                {
+                    return from + offset;
+                }
+            }
+
+            return null;
+        }
     }
 
     /// <summary>The bytes of <paramref name="ranges"/> the kernel backs with huge pages now (<c>AnonHugePages</c> of the mappings that overlap them, counted within the ranges).</summary>

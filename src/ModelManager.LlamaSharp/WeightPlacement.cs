@@ -44,7 +44,16 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
     {
         try
         {
-            var found = HugePages.FindWeights(HugePages.NewRanges(before, HugePages.AnonymousMappings(), info.TensorBytes), info);
+            // The parts of the mappings that are new since the load began; when the buffer reused addresses another model
+            // freed meanwhile, or the kernel merged it with neighbours, the whole mappings that hold any new part.
+            var after = HugePages.AnonymousMappings();
+            var found = HugePages.FindWeights(HugePages.NewRanges(before, after, info.TensorBytes), info);
+            if (found is null)
+            {
+                var fresh = HugePages.NewRanges(before, after, 1);
+                found = HugePages.FindWeights([.. after.Where(m => m.End - m.Start >= info.TensorBytes && fresh.Any(f => f.Start < m.End && f.End > m.Start))], info);
+            }
+
             if (found is null)
             {
                 LlamaSharpLog.HugePagesSkipped(logger, model, "no new anonymous mapping begins with the model's tensors");

@@ -35,7 +35,8 @@ public sealed class HugePageTests
         if (HugePages.Mode == "madvise")
         {
             // All but the partial 2 MB pages at the buffer's two ends.
-            Assert.True(huge >= tensorBytes - (4L << 20), $"{huge} of {tensorBytes} weight bytes in huge pages");
+            Assert.True(huge >= tensorBytes - (4L << 20), $"{huge} of {tensorBytes} weight bytes in huge pages; /proc/vmstat: " +
+                string.Join(", ", File.ReadLines("/proc/vmstat").Where(l => l.StartsWith("thp_collapse", StringComparison.Ordinal) || l.StartsWith("compact_stall", StringComparison.Ordinal))));
             Assert.True(huge <= tensorBytes + (2L << 20), $"{huge} bytes in huge pages: more than the weights");
         }
         else
@@ -67,6 +68,48 @@ public sealed class HugePageTests
         List<(long, long)> after = [(0x1000, 0x8000), (0x10000, 0x20000), (0x30000, 0x31000), (0x40000, 0x50000)];
 
         Assert.Equal([(0x5000L, 0x8000L), (0x40000L, 0x50000L)], HugePages.NewRanges(before, after, minBytes: 0x2000));
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public unsafe void FindWeights_FindsTheBufferAtTheStartOfARange_OrAtItsEndWhenMergedWithANeighbour(bool merged)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc/self/mem is Linux's
+        }
+
+        var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 33 }));
+        var tensor = info.Tensors.First(t => t.ByteSize >= 64);
+        var signature = new byte[32];
+        using (var file = File.OpenRead(info.FilePath))
+        {
+            file.Position = info.DataOffset + tensor.Offset;
+            file.ReadExactly(signature);
+        }
+
+        // A "neighbour" of 1 MB of other bytes before the weights when merged; the weights' first tensor 64 bytes into their own part.
+        long neighbour = merged ? 1L << 20 : 0, length = neighbour + info.TensorBytes + 8192;
+        var memory = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)length, 4096);
+        try
+        {
+            var span = new Span<byte>(memory, (int)length);
+            span.Fill(0x5A);
+            signature.CopyTo(span[(int)(neighbour + 64)..]);
+            var start = (long)memory;
+
+            var found = HugePages.FindWeights([(start, start + length)], info);
+
+            Assert.NotNull(found);
+            Assert.Equal(start + neighbour + 64, found.Value.Start);
+            Assert.True(found.Value.End <= start + length);
+            Assert.Null(HugePages.FindWeights([(start + neighbour + 128, start + length)], info)); // a range without the tensors is not the model's
+        }
+        finally
+        {
+            System.Runtime.InteropServices.NativeMemory.AlignedFree(memory);
+        }
     }
 
     [Fact]
