@@ -14,7 +14,7 @@ public sealed class DashboardBrowserTests(HeadlessChromium chromium) : IClassFix
     /// <summary>Where the screenshot is written: the test's output folder (a CI artifact); <c>docs/dashboard.png</c> is a copy of one.</summary>
     public static string ScreenshotPath => Path.Combine(AppContext.BaseDirectory, "TestResults", "dashboard.png");
 
-    [DashboardFact]
+    [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task Page_WithTheKey_ShowsTheLoadedModel_ThenAnEvictionInTheLogAndTheTable_Within2Seconds()
     {
         await using var server = await ModelServerHost.StartAsync(DashboardModels.TwoStoriesConfig(), apiKey: DashboardModels.ApiKey);
@@ -89,7 +89,7 @@ public sealed class DashboardBrowserTests(HeadlessChromium chromium) : IClassFix
         }
     }
 
-    [DashboardFact]
+    [SharedModelFact("stories260K/stories260K.gguf")]
     public async Task Page_WithAWrongKey_ShowsTheServersError_AndNoData()
     {
         await using var server = await ModelServerHost.StartAsync(DashboardModels.TwoStoriesConfig(), apiKey: DashboardModels.ApiKey);
