@@ -4,11 +4,11 @@ namespace ModelManager.IntegrationTests;
 [AttributeUsage(AttributeTargets.Method)]
 internal sealed class SharedModelFactAttribute : FactAttribute
 {
-    public SharedModelFactAttribute(string relativePath)
+    public SharedModelFactAttribute(params string[] relativePaths)
     {
-        if (!SharedModels.IsCi && !SharedModels.Exists(relativePath))
+        if (!SharedModels.IsCi && relativePaths.FirstOrDefault(p => !SharedModels.Exists(p)) is { } missing)
         {
-            Skip = $"shared model '{relativePath}' not found (set CI=true to make this a failure)";
+            Skip = $"shared model '{missing}' not found (set CI=true to make this a failure)";
         }
     }
 }
