@@ -29,7 +29,7 @@ internal sealed partial class OnnxEncoderModel
             throw OnnxEncoderFolder.Error(folder.VocabularyPath, $"is not a WordPiece vocabulary: {e.Message}", model.Name, e);
         }
 
-        _ = OrtEnv.Instance(); // the process-wide runtime (about 25 MB, once) is not this model's
+        OnnxRuntimeStart.EnsureOnnxRuntime(logger); // the process-wide runtime (about 13 MB, once) is not this model's
         var before = Environment.WorkingSet;
         InferenceSession session;
         using (var options = new SessionOptions())

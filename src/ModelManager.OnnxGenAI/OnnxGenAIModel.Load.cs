@@ -20,6 +20,8 @@ internal sealed partial class OnnxGenAIModel
         var started = Stopwatch.GetTimestamp();
         try
         {
+            OnnxRuntimeStart.EnsureOnnxRuntime(logger);
+            OnnxRuntimeStart.EnsureGenAI(logger); // the runtimes' one-time start is the process's, not this model's
             var before = Environment.WorkingSet;
             config = new GuardedOga.Config(folder.Directory);
             config.ClearProviders();
