@@ -1,8 +1,8 @@
 using System.Diagnostics;
-using System.Text;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntimeGenAI;
+using static ModelManager.OnnxProtoWriter;
 
 namespace ModelManager;
 
@@ -151,38 +151,16 @@ internal static class OnnxRuntimeStart
 
     private static byte[] BuildIdentityModel()
     {
-        var dimension = Field(1, 1);                                            // TensorShapeProto.Dimension.dim_value = 1
-        var tensor = Concat(Field(1, 1), Field(2, Field(1, dimension)));        // TypeProto.Tensor: elem_type FLOAT, shape [1]
-        var type = Field(1, tensor);                                            // TypeProto.tensor_type
-        var node = Concat(Field(1, "x"), Field(2, "y"), Field(4, "Identity"));  // NodeProto: input, output, op_type
-        var graph = Concat(
-            Field(1, node),
-            Field(2, "modelmanager-start"),
-            Field(11, Concat(Field(1, "x"), Field(2, type))),                   // GraphProto.input
-            Field(12, Concat(Field(1, "y"), Field(2, type))));                  // GraphProto.output
-        var opset = Concat(Field(1, ""), Field(2, 13));                         // OperatorSetIdProto: default domain, version 13
-        return Concat(Field(1, 8), Field(7, graph), Field(8, opset));           // ModelProto: ir_version 8, graph, opset_import
+        var floatOfOne = Message(1, // TypeProto.tensor_type
+            Varint(1, 1), // elem_type FLOAT
+            Message(2, Message(1, Varint(1, 1)))); // shape: one dim, dim_value 1
+        return Concat(
+            Varint(1, 8), // ModelProto.ir_version
+            Message(7, // ModelProto.graph
+                Message(1, Text(1, "x"), Text(2, "y"), Text(4, "Identity")), // node: input, output, op_type
+                Text(2, "modelmanager-start"), // name
+                Message(11, Text(1, "x"), Bytes(2, floatOfOne)), // input
+                Message(12, Text(1, "y"), Bytes(2, floatOfOne))), // output
+            Message(8, Text(1, ""), Varint(2, 13))); // opset_import: default domain, 13
     }
-
-    private static byte[] Field(int number, long value) => Concat(Varint((ulong)number << 3), Varint((ulong)value));
-
-    private static byte[] Field(int number, string value) => Field(number, Encoding.UTF8.GetBytes(value));
-
-    private static byte[] Field(int number, byte[] value) => Concat(Varint(((ulong)number << 3) | 2), Varint((ulong)value.Length), value);
-
-    private static byte[] Varint(ulong value)
-    {
-        var bytes = new List<byte>();
-        do
-        {
-            var low = (byte)(value & 0x7F);
-            value >>= 7;
-            bytes.Add(value == 0 ? low : (byte)(low | 0x80));
-        }
-        while (value != 0);
-
-        return [.. bytes];
-    }
-
-    private static byte[] Concat(params byte[][] parts) => [.. parts.SelectMany(p => p)];
 }

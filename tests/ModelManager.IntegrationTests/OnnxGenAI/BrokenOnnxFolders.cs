@@ -48,7 +48,7 @@ internal static class BrokenOnnxFolders
         }), false, "genai_config.json", "is a directory, not a file"),
         new("empty-onnx", dir => Tiny(dir, f => System.IO.File.WriteAllBytes(Path.Combine(f, "past.onnx"), [])), false, "past.onnx",
             "is empty (0 bytes)"),
-        new("missing-external-data", dir => Tiny(dir, f => System.IO.File.WriteAllBytes(Path.Combine(f, "past.onnx"), OnnxProtoWriter.ModelWithExternalData("past.onnx.data", OnnxProtoWriter.Float))), false, "past.onnx.data",
+        new("missing-external-data", dir => Tiny(dir, f => System.IO.File.WriteAllBytes(Path.Combine(f, "past.onnx"), OnnxTestModels.ModelWithExternalData("past.onnx.data", OnnxTestModels.Float))), false, "past.onnx.data",
             "not found; it holds external data of past.onnx"),
         new("path-is-a-file", dir => Path.Combine(Tiny(dir, _ => { }), "past.onnx"), false, "past.onnx",
             "is a file, not a model folder"),

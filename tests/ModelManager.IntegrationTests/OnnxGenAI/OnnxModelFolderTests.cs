@@ -34,7 +34,7 @@ public sealed class OnnxModelFolderTests
     [Fact]
     public void Read_FindsExternalDataFiles_CountsThem_AndReadsAFloat16KvCache()
     {
-        var folder = SyntheticFolder(OnnxProtoWriter.ModelWithExternalData("weights/decoder.data", OnnxProtoWriter.Float16));
+        var folder = SyntheticFolder(OnnxTestModels.ModelWithExternalData("weights/decoder.data", OnnxTestModels.Float16));
         Directory.CreateDirectory(Path.Combine(folder, "weights"));
         File.WriteAllBytes(Path.Combine(folder, "weights", "decoder.data"), new byte[12_345]);
 
@@ -52,7 +52,7 @@ public sealed class OnnxModelFolderTests
     public void Scan_NeverJudgesAFile_ItStopsQuietlyOnBadFraming()
     {
         var folder = TestCache.NewScratchDirectory();
-        var full = OnnxProtoWriter.ModelWithExternalData("x.data", OnnxProtoWriter.Float16);
+        var full = OnnxTestModels.ModelWithExternalData("x.data", OnnxTestModels.Float16);
         var cut = Path.Combine(folder, "cut.onnx");
         File.WriteAllBytes(cut, full[..(full.Length - 7)]);
         var junk = Path.Combine(folder, "junk.onnx");
@@ -68,12 +68,12 @@ public sealed class OnnxModelFolderTests
     [Fact]
     public async Task Validate_WarnsAboutABrokenFolder_ButErrsOnlyOnSettings()
     {
-        var folder = SyntheticFolder(OnnxProtoWriter.ModelWithExternalData("missing.data", OnnxProtoWriter.Float));
+        var folder = SyntheticFolder(OnnxTestModels.ModelWithExternalData("missing.data", OnnxTestModels.Float));
         var backend = new OnnxGenAIBackend();
         var context = new ModelValidationContext();
 
         backend.Validate(OnnxManagers.Descriptor("broken", folder, settings: new Dictionary<string, string?> { ["parallel"] = "0", ["providers:0"] = " " }), context);
-        backend.Validate(OnnxManagers.Descriptor("long", SyntheticFolder(OnnxProtoWriter.ModelWithExternalData("d", OnnxProtoWriter.Float), withData: "d"), contextLength: 4096), context);
+        backend.Validate(OnnxManagers.Descriptor("long", SyntheticFolder(OnnxTestModels.ModelWithExternalData("d", OnnxTestModels.Float), withData: "d"), contextLength: 4096), context);
 
         Assert.Contains(context.Warnings, w => w.StartsWith("models[0].path:", StringComparison.Ordinal) && w.Contains("missing.data: not found", StringComparison.Ordinal));
         Assert.Contains("models[0].parallel: must be between 1 and 256", context.Errors);

@@ -1,9 +1,9 @@
-using System.Text;
+using static ModelManager.OnnxProtoWriter;
 
 namespace ModelManager.IntegrationTests;
 
-/// <summary>Writes tiny ONNX protobufs by hand: enough framing to exercise the managed scanner (external data, KV input types).</summary>
-internal static class OnnxProtoWriter
+/// <summary>Tiny ONNX protobufs written with the backend's <see cref="OnnxProtoWriter"/>: enough framing to exercise the managed scanner (external data, KV input types).</summary>
+internal static class OnnxTestModels
 {
     /// <summary>onnx.TensorProto.DataType FLOAT.</summary>
     public const int Float = 1;
@@ -19,28 +19,4 @@ internal static class OnnxProtoWriter
             Message(5, Varint(1, 4), Varint(2, Float), Text(8, "w"), Message(13, Text(1, "location"), Text(2, location)), Message(13, Text(1, "offset"), Text(2, "0")), Varint(14, 1)),
             Message(11, Text(1, "input_ids"), Message(2, Message(1, Varint(1, 7)))),
             Message(11, Text(1, "past_0"), Message(2, Message(1, Varint(1, (ulong)pastElemType))))));
-
-    public static byte[] Varint(int field, ulong value) => Concat(Raw((ulong)(field << 3)), Raw(value));
-
-    public static byte[] Bytes(int field, byte[] payload) => Concat(Raw((ulong)((field << 3) | 2)), Raw((ulong)payload.Length), payload);
-
-    public static byte[] Text(int field, string text) => Bytes(field, Encoding.UTF8.GetBytes(text));
-
-    public static byte[] Message(int field, params byte[][] parts) => Bytes(field, Concat(parts));
-
-    private static byte[] Raw(ulong value)
-    {
-        var bytes = new List<byte>();
-        do
-        {
-            var b = (byte)(value & 0x7F);
-            value >>= 7;
-            bytes.Add(value == 0 ? b : (byte)(b | 0x80));
-        }
-        while (value != 0);
-
-        return bytes.ToArray();
-    }
-
-    private static byte[] Concat(params byte[][] parts) => parts.SelectMany(p => p).ToArray();
 }
