@@ -81,9 +81,11 @@ internal static class EndpointErrors
     {
         if (stalledAfter is { } silence)
         {
+            // Before the answer starts, the watchdog is the call's whole budget: a net under the per-attempt timeout, which
+            // fires first unless timers run late on a busy machine. Either way no attempt answered within timeout_seconds.
             return (EndpointFailureKind.Timeout, null, midStream
                 ? $"went silent for more than {Seconds(silence)} mid-stream (timeout_seconds)"
-                : $"did not answer within {Seconds(silence)}");
+                : $"did not answer within {Seconds(endpoint.AttemptTimeout)} (timeout_seconds)");
         }
 
         for (var e = error; e is not null; e = e.InnerException)

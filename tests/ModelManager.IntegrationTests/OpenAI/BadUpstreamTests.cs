@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 
 namespace ModelManager.IntegrationTests.OpenAI;
 
@@ -106,6 +107,21 @@ public sealed class BadUpstreamTests
         Assert.Null(e.StatusCode);
         Assert.Contains("did not answer within 1 s", e.Message, StringComparison.Ordinal);
         Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1) + Margin);
+    }
+
+    [Fact]
+    public async Task ResponseThatNeverStarts_WhenTheCallsBudgetFiresBeforeTheAttemptTimeout_StillNamesTimeoutSeconds()
+    {
+        // Polly's per-attempt timeout runs on a clock that never moves, as if its timer were late on a busy machine; the
+        // call's own watchdog (real time, timeout_seconds × attempts + 1 s) is then what ends the request.
+        await using var upstream = Serve(x => x.IsChatOr(x.StallAsync), "\"timeout_seconds\": 1, \"max_retries\": 0, \"check_on_load\": false", time: new FakeTimeProvider());
+
+        var watch = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
+
+        Assert.Equal(EndpointFailureKind.Timeout, e.Kind);
+        Assert.Contains("did not answer within 1 s (timeout_seconds)", e.Message, StringComparison.Ordinal);
+        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(2) + Margin);
     }
 
     [Fact]
@@ -218,10 +234,10 @@ public sealed class BadUpstreamTests
     }
 
     /// <summary>A raw upstream answering through <paramref name="handle"/>, and a manager whose model "remote" points at it.</summary>
-    private static Upstream Serve(Func<RawExchange, Task> handle, string extra = "", Action<OpenAIOptions>? configure = null)
+    private static Upstream Serve(Func<RawExchange, Task> handle, string extra = "", Action<OpenAIOptions>? configure = null, TimeProvider? time = null)
     {
         var server = new RawHttpServer(handle);
-        var (services, manager) = RemoteManagers.Create(Config(server, extra), configure: configure);
+        var (services, manager) = RemoteManagers.Create(Config(server, extra), configure: configure, time: time);
         return new Upstream(server, services, manager);
     }
 

@@ -7,7 +7,7 @@ namespace ModelManager.IntegrationTests.OpenAI;
 /// <summary>Managers in the test process whose models live behind OpenAI-compatible endpoints (AddOpenAI), with quick retries.</summary>
 internal static class RemoteManagers
 {
-    public static (ServiceProvider Services, IModelManager Manager) Create(string json, LogCapture? logs = null, Action<OpenAIOptions>? configure = null)
+    public static (ServiceProvider Services, IModelManager Manager) Create(string json, LogCapture? logs = null, Action<OpenAIOptions>? configure = null, TimeProvider? time = null)
     {
         var path = Path.Combine(TestCache.NewScratchDirectory(), "config.json");
         File.WriteAllText(path, json);
@@ -20,6 +20,11 @@ internal static class RemoteManagers
                 b.AddProvider(logs);
             }
         });
+        if (time is not null)
+        {
+            services.AddSingleton(time);
+        }
+
         services.AddModelManager(path)
             .AddOpenAI(o =>
             {
