@@ -428,7 +428,8 @@ public sealed class ModelServerTests
         }
 
         Assert.Equal(0, server.Manager.GetModelStats()["slow"].ActiveLeases);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1), $"the lease was released {watch.Elapsed} after the client disconnected");
+        // Generating on would hold it 40 s: released within a few seconds (a margin for a busy 2-core machine) is the disconnect's doing.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"the lease was released {watch.Elapsed} after the client disconnected");
     }
 
     private static async Task<HttpResponseMessage> Send(HttpClient http, HttpMethod method, string path, string? auth = null)
