@@ -12,8 +12,8 @@ namespace ModelManager;
 /// </summary>
 /// <remarks>
 /// Thread-safe; callers hold <see cref="OgaRuntime.LoadGate"/>, so no measured load runs meanwhile. Measured on the 2-core
-/// guest (tiny-random-gpt2, RSS growth with every copy kept alive): a process's first GenAI load grew by 54 MB (27 MB code
-/// pages of the native libraries, 27 MB heap: kernel registry, environment, thread pools), each later copy by 10-11 MB;
+/// guest (tiny-random-gpt2, RSS growth with every copy kept alive): a process's first GenAI load grew by 54 MB (27 MB of
+/// file-backed pages, the native libraries' code, and 27 MB of heap), each later copy by 10-11 MB;
 /// after this start the first load grows by 18 MB. The start itself (about 37 MB) is the process's, like the .NET runtime's,
 /// not a model's, and no budget charges it. ONNX Runtime's part lasts the process; GenAI's is paid again after
 /// <see cref="OgaRuntime"/> shut GenAI down and started it again. When a runtime refuses the start model (a newer runtime
