@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ModelManager.IntegrationTests;
 
@@ -9,9 +10,9 @@ internal static class GgufManagers
     public const string StoriesReference =
         "Once upon a time, there was a little girl named Lily. She loved to play outside in the park. One day, she saw a big, red ball. She wanted to play with it, but it was too high.";
 
-    public static (ServiceProvider Services, IModelManager Manager) Create(string json)
+    public static (ServiceProvider Services, IModelManager Manager) Create(string json, ILoggerProvider? logs = null)
     {
-        var provider = BuildProvider(json);
+        var provider = BuildProvider(json, logs);
         return (provider, provider.GetRequiredService<IModelManager>());
     }
 
@@ -32,11 +33,16 @@ internal static class GgufManagers
     public static string Gguf(string name, string path, int priority = 3, string extra = "") =>
         $$"""{ "name": "{{name}}", "type": "gguf", "path": {{System.Text.Json.JsonSerializer.Serialize(path)}}, "context_length": 128, "parallel": 4, "memory_priority": {{priority}}, "parameters": { "do_sample": false, "max_tokens": 8 } {{(extra.Length > 0 ? ", " + extra : "")}} }""";
 
-    private static ServiceProvider BuildProvider(string json)
+    private static ServiceProvider BuildProvider(string json, ILoggerProvider? logs = null)
     {
         var path = Path.Combine(TestCache.NewScratchDirectory(), "config.json");
         File.WriteAllText(path, json);
         var services = new ServiceCollection();
+        if (logs is not null)
+        {
+            services.AddLogging(b => b.SetMinimumLevel(LogLevel.Trace).AddProvider(logs));
+        }
+
         services.AddModelManager(path).AddLlamaSharp().AddFakeBackend();
         return services.BuildServiceProvider();
     }

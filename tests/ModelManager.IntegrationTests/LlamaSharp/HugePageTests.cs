@@ -1,3 +1,5 @@
+using ModelManager.IntegrationTests.OpenAI;
+
 namespace ModelManager.IntegrationTests;
 
 /// <summary>
@@ -12,12 +14,13 @@ public sealed class HugePageTests
     {
         var path = TestCache.Model(new SyntheticGgufOptions { TargetBytes = 40_000_000, Seed = 31 });
         var tensorBytes = GgufReader.Read(path).TensorBytes;
+        var log = new LogCapture();
         var (services, manager) = GgufManagers.Create($$"""
             { "max_memory_mb": 1024, "models": [
               {{GgufManagers.Gguf("auto", path)}},
               {{GgufManagers.Gguf("off", path, extra: "\"huge_pages\": \"off\"")}},
               {{GgufManagers.Gguf("mapped", path, extra: "\"load_mode\": \"mmap\"")}} ] }
-            """);
+            """, log);
         await using var scope = services;
         var options = new GenerationOptions { MaxTokens = 24, DoSample = false };
 
@@ -36,7 +39,8 @@ public sealed class HugePageTests
         {
             // All but the partial 2 MB pages at the buffer's two ends.
             Assert.True(huge >= tensorBytes - (4L << 20), $"{huge} of {tensorBytes} weight bytes in huge pages; /proc/vmstat: " +
-                string.Join(", ", File.ReadLines("/proc/vmstat").Where(l => l.StartsWith("thp_collapse", StringComparison.Ordinal) || l.StartsWith("compact_stall", StringComparison.Ordinal))));
+                string.Join(", ", File.ReadLines("/proc/vmstat").Where(l => l.StartsWith("thp_collapse", StringComparison.Ordinal) || l.StartsWith("compact_stall", StringComparison.Ordinal))) +
+                "; the backend said: " + string.Join(" | ", log.Entries.Where(e => e.EventId is 2005 or 2006).Select(e => e.Message).DefaultIfEmpty("(neither 2005 nor 2006)")));
             Assert.True(huge <= tensorBytes + (2L << 20), $"{huge} bytes in huge pages: more than the weights");
         }
         else
