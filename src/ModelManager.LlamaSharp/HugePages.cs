@@ -5,7 +5,8 @@ namespace ModelManager;
 
 /// <summary>
 /// Transparent huge pages for a gguf model's weights on Linux: llama.cpp reads the weights into an anonymous buffer of 4 KB
-/// pages, and CPU decoding loses about a fifth of its speed to the TLB misses of reading them. Once the model is loaded the
+/// pages, and every weight read of a decode step can miss the TLB (2 MB pages were worth 2-11% of decode speed on the
+/// 2-core guest, in the benchmarks' placement rows). Once the model is loaded the
 /// backend finds that buffer and, off the load path, asks the kernel to back it with 2 MB pages: <c>madvise(MADV_HUGEPAGE)</c>
 /// and <c>madvise(MADV_COLLAPSE)</c> (kernel 6.1 or later; before that khugepaged collapses the advised range in its own time).
 /// No system setting changes, and a load does not wait for it.

@@ -166,7 +166,6 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
         try
         {
             var chat = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
-            chat.Placement = new MemoryPlacement(0);
             if (weightRange is { } range)
             {
                 // Off the load path: the model serves on 4 KB pages until the copy is done.

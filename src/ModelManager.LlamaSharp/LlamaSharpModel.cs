@@ -66,13 +66,13 @@ internal sealed class LlamaSharpModel : IModelInstance
         return new LlamaSharpModel(model.Name, weights, generator, settings.ChatTemplate ?? info.ChatTemplate, accounted, cache, spill);
     }
 
-    /// <summary>
-    /// The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c> (valid only while a lease pins the model); with
-    /// <c>prompt_cache</c> on, the cache as <see cref="IReclaimableMemory"/> and a <see cref="PromptCacheStats"/> snapshot.
-    /// </summary>
     /// <summary>Where the weights landed (huge pages), set once by the backend after the load.</summary>
     internal MemoryPlacement? Placement { get; set; }
 
+    /// <summary>
+    /// The model's <see cref="LLamaWeights"/> for <c>typeof(LLamaWeights)</c> (valid only while a lease pins the model); with
+    /// <c>prompt_cache</c> on, the cache as <see cref="IReclaimableMemory"/> and a <see cref="PromptCacheStats"/> snapshot; the weights' <see cref="MemoryPlacement"/> once known.
+    /// </summary>
     public object? GetService(Type serviceType, object? serviceKey = null) =>
         serviceKey is not null || serviceType is null ? null
         : serviceType == typeof(LLamaWeights) ? _weights

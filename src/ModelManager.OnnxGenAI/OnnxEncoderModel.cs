@@ -79,7 +79,11 @@ internal sealed partial class OnnxEncoderModel : IModelInstance, IEmbeddingModel
     /// 49 MB for 32 × 64 tokens, 302 MB for 32 × 256, 606 MB for 64 × 256; the formula gives 47, 302 and 604 MB).
     /// </remarks>
     public static long Estimate(OnnxEncoderFolder folder, int contextLength, int batchSize, int batchTokens) =>
-        SessionBytes(folder) + (RunTokens(contextLength, batchSize, batchTokens) * ((18L << 10) + ((long)contextLength * 72)));
+        SessionBytes(folder) + ActivationBytes(contextLength, batchSize, batchTokens);
+
+    /// <summary>The activations of one full batch (see <see cref="Estimate"/>).</summary>
+    public static long ActivationBytes(int contextLength, int batchSize, int batchTokens) =>
+        RunTokens(contextLength, batchSize, batchTokens) * ((18L << 10) + ((long)contextLength * 72));
 
     public IAsyncEnumerable<GenerationUpdate> GenerateAsync(string prompt, GenerationOptions options, CancellationToken cancellationToken) =>
         NotChat();

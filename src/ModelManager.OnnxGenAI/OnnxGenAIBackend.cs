@@ -57,7 +57,7 @@ internal sealed class OnnxGenAIBackend : IModelBackend, IModelInspector, IDispos
             return new MemoryEstimate(
             [
                 new MemoryEstimatePart("session", session, string.Create(inv, $"1.5 × the {encoder.Files.Count} ONNX file{(encoder.Files.Count == 1 ? "" : "s")} ({encoder.OnnxBytes} bytes)")),
-                new MemoryEstimatePart("activations", OnnxEncoderModel.Estimate(encoder, encoderSettings.ContextLength, encoderSettings.BatchSize, encoderSettings.BatchTokens) - session,
+                new MemoryEstimatePart("activations", OnnxEncoderModel.ActivationBytes(encoderSettings.ContextLength, encoderSettings.BatchSize, encoderSettings.BatchTokens),
                     string.Create(inv, $"one batch of {OnnxEncoderModel.RunTokens(encoderSettings.ContextLength, encoderSettings.BatchSize, encoderSettings.BatchTokens)} tokens at context {encoderSettings.ContextLength}")),
             ]);
         }

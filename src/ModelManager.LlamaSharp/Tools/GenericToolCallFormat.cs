@@ -10,10 +10,10 @@ internal sealed class GenericToolCallFormat : ToolCallFormat
     private const string Close = "</tool_call>";
     private static readonly string[] ArgumentKeys = ["arguments", "parameters"];
 
-    /// <inheritdoc />
     /// <summary>The format's <see cref="Name"/>: the one models without a tool template get.</summary>
     public const string FormatName = "generic";
 
+    /// <inheritdoc />
     public override string Name => FormatName;
 
     /// <inheritdoc />

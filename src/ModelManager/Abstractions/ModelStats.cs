@@ -57,7 +57,7 @@ public sealed record ModelStats
     /// <summary>The loaded model's prompt cache since it loaded, or null when it has none (not loaded, not gguf, or <c>prompt_cache</c> 0).</summary>
     public PromptCacheStats? PromptCache { get; init; }
 
-    /// <summary>Bytes of the loaded model's weights in 2 MB pages (gguf on Linux with THP <c>madvise</c> or <c>always</c>; <c>huge_pages</c>), measured after its load; 0 otherwise.</summary>
+    /// <summary>Bytes of the loaded model's weights in 2 MB pages (gguf on Linux with THP <c>madvise</c> and <c>huge_pages</c> auto), measured after its load; 0 otherwise.</summary>
     public long HugePageBytes { get; init; }
 
     /// <summary>Until when the model is not retried after its file failed to load (<c>failure_cooldown</c>; calls fail over at once), or null.</summary>

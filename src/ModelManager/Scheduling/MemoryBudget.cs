@@ -98,8 +98,8 @@ internal sealed class MemoryBudget
     /// <summary>
     /// Records the backend's estimate; returns what a load must reserve: the estimate, or more if the model once used more.
     /// A model that measured more than the whole budget once gets one more load on its estimate before that measurement
-    /// counts: the first ONNX Runtime load of a process measures the runtime's one-time start too (50 MB for a 3 MB
-    /// model), and a model that loaded once must not be refused for good on that alone. Measured over the budget twice
+    /// counts: a measurement can hold a one-time cost of the process (a native runtime's start, before the ONNX backend
+    /// paid it apart), and a model that loaded once must not be refused for good on that alone. Measured over the budget twice
     /// running, it is (a <see cref="ModelMemoryException"/> saying it needs more than the whole budget).
     /// </summary>
     public long RecordEstimate(ModelEntry entry, long estimate)

@@ -11,7 +11,7 @@ namespace ModelManager.Benchmarks.Compare;
 /// </summary>
 /// <remarks>
 /// One process per side, as the task's note says: two copies of the same weights in one process decode 20–25% apart depending
-/// on where they landed (4 KB or huge pages), so only separate processes compare what each side does with the memory.
+/// on where in memory they landed, so only separate processes compare what each side does with the memory.
 /// </remarks>
 internal static class PlacementChild
 {
