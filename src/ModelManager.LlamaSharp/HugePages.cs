@@ -13,10 +13,10 @@ namespace ModelManager;
 /// </summary>
 /// <remarks>
 /// <para>
-/// The buffer is found among the anonymous memory that appeared during the load, in ranges at least as large as the model's
-/// tensor bytes, and checked against the model: the range must begin with the bytes of one of the model's tensors as the
-/// file has them (<see cref="FindWeights"/>). Only that range, cut to the weights' size, is advised, so memory that is not
-/// the model's is never touched. Advised before the read instead, the 160 MB load took about 50 ms or 313–380 ms (direct:
+/// The buffer is looked for in anonymous ranges at least as large as the model's tensor bytes, those that appeared during the
+/// load first (<see cref="WeightPlacement.Find"/>), and checked against the model: the range must begin with the bytes of
+/// one of the model's tensors as the file has them (<see cref="FindWeights"/>). Only that range, cut to the weights' size,
+/// is advised, so memory that does not hold the model's weights is never touched. Advised before the read instead, the 160 MB load took about 50 ms or 313–380 ms (direct:
 /// 95 ms) on the CI guest (fresh guest memory behind each 2 MB page), so the advice comes after the read and the copy runs
 /// in the background.
 /// </para>

@@ -45,14 +45,15 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
         try
         {
             // The parts of the mappings that are new since the load began; when the buffer reused addresses another model
-            // freed meanwhile, or the kernel merged it with neighbours, the whole mappings that hold any new part.
+            // freed meanwhile, or the kernel merged it with neighbours, the whole mappings that hold any new part; when it
+            // took exactly the addresses of a mapping freed during the load (nothing looks new), any mapping large enough.
+            // The content check is what proves a range is these weights; the order only prefers the likeliest ranges.
             var after = HugePages.AnonymousMappings();
-            var found = HugePages.FindWeights(HugePages.NewRanges(before, after, info.TensorBytes), info);
-            if (found is null)
-            {
-                var fresh = HugePages.NewRanges(before, after, 1);
-                found = HugePages.FindWeights([.. after.Where(m => m.End - m.Start >= info.TensorBytes && fresh.Any(f => f.Start < m.End && f.End > m.Start))], info);
-            }
+            var large = after.Where(m => m.End - m.Start >= info.TensorBytes).ToList();
+            var fresh = HugePages.NewRanges(before, after, 1);
+            var found = HugePages.FindWeights(HugePages.NewRanges(before, after, info.TensorBytes), info)
+                ?? HugePages.FindWeights([.. large.Where(m => fresh.Any(f => f.Start < m.End && f.End > m.Start))], info)
+                ?? HugePages.FindWeights(large, info);
 
             if (found is null)
             {

@@ -117,6 +117,51 @@ public sealed class HugePageTests
     }
 
     [Fact]
+    public unsafe void Find_FindsTheWeights_WhenTheyTookExactlyTheAddressesOfAMappingThatExistedWhenTheLoadBegan()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc/self/maps is Linux's
+        }
+
+        // A mapping freed during the load and mapped again, same size, for the weights: before and after list the same range.
+        var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 33 }));
+        var tensor = info.Tensors.First(t => t.ByteSize >= 64);
+        var signature = new byte[32];
+        using (var file = File.OpenRead(info.FilePath))
+        {
+            file.Position = info.DataOffset + tensor.Offset;
+            file.ReadExactly(signature);
+        }
+
+        nuint length = (nuint)(info.TensorBytes + 8192);
+        var memory = Mmap(0, length, 3 /* PROT_READ | PROT_WRITE */, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
+        Assert.NotEqual(-1, (long)memory);
+        try
+        {
+            var span = new Span<byte>((void*)memory, (int)length);
+            span.Fill(0x5A);
+            signature.CopyTo(span[64..]);
+            var placement = new WeightPlacement(info, HugePages.AnonymousMappings());
+
+            var found = placement.Find(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "m");
+
+            Assert.NotNull(found);
+            Assert.Equal((long)memory + 64, found.Value.Start);
+        }
+        finally
+        {
+            _ = Munmap(memory, length);
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mmap", SetLastError = true)]
+    private static extern nint Mmap(nint address, nuint length, int protection, int flags, int fd, nint offset);
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "munmap", SetLastError = true)]
+    private static extern int Munmap(nint address, nuint length);
+
+    [Fact]
     public void InvalidSetting_IsAValidationErrorNamingTheKey()
     {
         var error = Assert.Throws<ModelConfigurationException>(() => GgufManagers.Create($$"""
