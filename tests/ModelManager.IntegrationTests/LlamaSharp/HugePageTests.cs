@@ -85,13 +85,7 @@ public sealed class HugePageTests
         }
 
         var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 33 }));
-        var tensor = info.Tensors.First(t => t.ByteSize >= 64);
-        var signature = new byte[32];
-        using (var file = File.OpenRead(info.FilePath))
-        {
-            file.Position = info.DataOffset + tensor.Offset;
-            file.ReadExactly(signature);
-        }
+        var signature = FirstTensorBytes(info);
 
         // A "neighbour" of 1 MB of other bytes before the weights when merged; the weights' first tensor 64 bytes into their own part.
         long neighbour = merged ? 1L << 20 : 0, length = neighbour + info.TensorBytes + 8192;
@@ -126,13 +120,7 @@ public sealed class HugePageTests
 
         // A mapping freed during the load and mapped again, same size, for the weights: before and after list the same range.
         var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 33 }));
-        var tensor = info.Tensors.First(t => t.ByteSize >= 64);
-        var signature = new byte[32];
-        using (var file = File.OpenRead(info.FilePath))
-        {
-            file.Position = info.DataOffset + tensor.Offset;
-            file.ReadExactly(signature);
-        }
+        var signature = FirstTensorBytes(info);
 
         nuint length = (nuint)(info.TensorBytes + 8192);
         var memory = Mmap(0, length, 3 /* PROT_READ | PROT_WRITE */, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
@@ -153,6 +141,17 @@ public sealed class HugePageTests
         {
             _ = Munmap(memory, length);
         }
+    }
+
+    /// <summary>The first 32 bytes, as the file has them, of the model's first tensor of 64 bytes or more: what FindWeights looks for.</summary>
+    private static byte[] FirstTensorBytes(GgufModelInfo info)
+    {
+        var tensor = info.Tensors.First(t => t.ByteSize >= 64);
+        var bytes = new byte[32];
+        using var file = File.OpenRead(info.FilePath);
+        file.Position = info.DataOffset + tensor.Offset;
+        file.ReadExactly(bytes);
+        return bytes;
     }
 
     [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "mmap", SetLastError = true)]
