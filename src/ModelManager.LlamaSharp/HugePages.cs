@@ -128,21 +128,23 @@ internal static partial class HugePages
     /// the file has them. Null when none does.
     /// </summary>
     /// <remarks>
-    /// Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is mapped, so a range freed
-    /// meanwhile (another thread's allocation) cannot crash the process.
+    /// A 32-byte probe finds the candidates; a candidate counts only when the tensor's first 4 KB (all of it when smaller)
+    /// equal the file's, so a stray copy of a few of its bytes (a probe buffer, a freed scratch allocation) is not taken
+    /// for the weights. Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is
+    /// mapped, so a range freed meanwhile (another thread's allocation) cannot crash the process.
     /// </remarks>
     public static (long Start, long End)? FindWeights(List<(long Start, long End)> ranges, GgufModelInfo info)
     {
-        const int Head = 64 * 1024, Probe = 32;
-        var signatures = new HashSet<string>(StringComparer.Ordinal);
+        const int Head = 64 * 1024, Probe = 32, Confirm = 4096;
+        var signatures = new Dictionary<string, byte[]>(StringComparer.Ordinal); // a tensor's first 32 bytes → its first 4 KB
         using (var file = File.OpenHandle(info.FilePath))
         {
-            var buffer = new byte[Probe];
             foreach (var tensor in info.Tensors.Where(t => t.ByteSize >= Probe))
             {
-                if (RandomAccess.Read(file, buffer, info.DataOffset + tensor.Offset) == Probe && buffer.AsSpan().IndexOfAnyExcept(buffer[0]) >= 0)
+                var head = new byte[(int)Math.Min(tensor.ByteSize, Confirm)];
+                if (RandomAccess.Read(file, head, info.DataOffset + tensor.Offset) == head.Length && head.AsSpan(0, Probe).IndexOfAnyExcept(head[0]) >= 0)
                 {
-                    signatures.Add(Convert.ToHexString(buffer)); // constant runs (zeros) would match anywhere
+                    signatures.TryAdd(Convert.ToHexString(head, 0, Probe), head); // constant runs (zeros) would match anywhere
                 }
             }
         }
@@ -154,13 +156,14 @@ internal static partial class HugePages
 
         using var memory = File.OpenHandle("/proc/self/mem");
         var slack = Head + (info.TensorCount * 64L); // a mapping's header and the tensors' alignment padding
+        var confirm = new byte[Confirm];
         foreach (var (start, end) in ranges)
         {
             // The buffer's own mapping begins the range, or ends it when the kernel merged it with a neighbour mapped just
             // before it (another thread's allocation): look at both places.
             foreach (var windowStart in new[] { start, Math.Max(start, end - info.TensorBytes - slack) }.Distinct())
             {
-                if (FindSignature(memory, windowStart, Math.Min(end, windowStart + slack)) is { } weightsStart)
+                if (FindSignature(windowStart, Math.Min(end, windowStart + slack)) is { } weightsStart)
                 {
                     return (weightsStart, Math.Min(end, weightsStart + info.TensorBytes + (info.TensorCount * 64L)));
                 }
@@ -169,8 +172,8 @@ internal static partial class HugePages
 
         return null;
 
-        // The first 32-byte-aligned address in [from, to) whose 32 bytes are one of the tensors' first bytes, or null.
-        long? FindSignature(Microsoft.Win32.SafeHandles.SafeFileHandle memory, long from, long to)
+        // The first 32-byte-aligned address in [from, to) where one of the tensors begins, or null.
+        long? FindSignature(long from, long to)
         {
             from = (from + Probe - 1) & ~(long)(Probe - 1);
             var window = new byte[(int)Math.Max(0, to - from)];
@@ -186,13 +189,26 @@ internal static partial class HugePages
 
             for (var offset = 0; offset + Probe <= read; offset += Probe)
             {
-                if (signatures.Contains(Convert.ToHexString(window, offset, Probe)))
+                if (signatures.TryGetValue(Convert.ToHexString(window, offset, Probe), out var head) && Holds(from + offset, head))
                 {
                     return from + offset;
                 }
             }
 
             return null;
+        }
+
+        bool Holds(long address, byte[] head)
+        {
+            try
+            {
+                var bytes = confirm.AsSpan(0, head.Length);
+                return RandomAccess.Read(memory, bytes, address) == head.Length && bytes.SequenceEqual(head);
+            }
+            catch (IOException)
+            {
+                return false; // unmapped since
+            }
         }
     }
 

@@ -5,7 +5,7 @@ using ModelManager.Benchmarks;
 namespace ModelManager.IntegrationTests.Benchmarks;
 
 /// <summary>Runs the comparison runner's quick mode in process, so the runner cannot rot between full runs.</summary>
-[Collection(NativeMemoryIsolation.Name)]
+[Collection(RunAlone.Name)]
 public sealed class ComparisonRunnerTests
 {
     private static readonly string[] ExpectedGroups = ["load/", "generation/", "structured/", "concurrency/", "swap/", "sharing/", "embeddings/"];

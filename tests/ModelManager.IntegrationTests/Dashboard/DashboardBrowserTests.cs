@@ -6,6 +6,7 @@ using ModelManager.IntegrationTests.OpenAI;
 namespace ModelManager.IntegrationTests.Dashboard;
 
 /// <summary>The dashboard at <c>GET /</c> in a real headless Chromium, over a ModelServer with two copies of stories260K and a budget for one.</summary>
+[Collection(RunAlone.Name)]
 public sealed class DashboardBrowserTests(HeadlessChromium chromium) : IClassFixture<HeadlessChromium>
 {
     /// <summary>A UI latency bound: the page must show what the server did within this long (the page polls nothing; events are pushed).</summary>

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 
 namespace ModelManager.IntegrationTests;
 
-[Collection(NativeMemoryIsolation.Name)]
+[Collection(RunAlone.Name)]
 public sealed partial class GgufMemoryEstimateTests(ITestOutputHelper output)
 {
     private const long MiB = 1024 * 1024;

@@ -3,7 +3,7 @@ using Xunit.Abstractions;
 namespace ModelManager.IntegrationTests;
 
 /// <summary>Process-wide native state and measured memory: run alone, so no other test loads or frees meanwhile.</summary>
-[Collection(NativeMemoryIsolation.Name)]
+[Collection(RunAlone.Name)]
 public sealed class OnnxNativeLifetimeTests(ITestOutputHelper output)
 {
     [SharedModelFact(OnnxManagers.TinyMarker)]

@@ -15,7 +15,7 @@ namespace ModelManager.IntegrationTests;
 /// while the configuration is reloaded and 64 HTTP connections send chat and completion requests (streamed and not) to
 /// ModelServer over the same manager. Duration: MODELMANAGER_CHAOS_SECONDS (default 60; run 600 on demand).
 /// </summary>
-[Collection(NativeMemoryIsolation.Name)]
+[Collection(RunAlone.Name)]
 public sealed class ChaosTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan OperationTimeout = TimeSpan.FromSeconds(60);

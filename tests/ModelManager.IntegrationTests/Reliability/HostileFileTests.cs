@@ -10,7 +10,7 @@ namespace ModelManager.IntegrationTests;
 /// genai_config.json, its .onnx file and its tokenizer.json): each is a typed error naming the path, within seconds, with no
 /// crash, no hang and no runaway memory.
 /// </summary>
-[Collection(NativeMemoryIsolation.Name)]
+[Collection(RunAlone.Name)]
 public sealed class HostileFileTests(ITestOutputHelper output) : IDisposable
 {
     private const long RssBudget = 100L << 20;
