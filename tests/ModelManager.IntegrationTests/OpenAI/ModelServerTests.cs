@@ -422,14 +422,14 @@ public sealed class ModelServerTests
             }
         });
 
-        while (server.Manager.GetModelStats()["slow"].ActiveLeases > 0 && watch.Elapsed < TimeSpan.FromSeconds(10))
+        while (server.Manager.GetModelStats()["slow"].ActiveLeases > 0 && watch.Elapsed < TimeSpan.FromSeconds(30))
         {
             await Task.Delay(20);
         }
 
         Assert.Equal(0, server.Manager.GetModelStats()["slow"].ActiveLeases);
-        // Generating on would hold it 40 s: released within a few seconds (a margin for a busy 2-core machine) is the disconnect's doing.
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"the lease was released {watch.Elapsed} after the client disconnected");
+        // Generating on would hold it 40 s: released well before that (half of it: a margin for a busy 2-core machine) is the disconnect's doing.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"the lease was released {watch.Elapsed} after the client disconnected");
     }
 
     private static async Task<HttpResponseMessage> Send(HttpClient http, HttpMethod method, string path, string? auth = null)

@@ -156,7 +156,7 @@ public sealed class OpenAIBackendTests
             }
         });
 
-        while (server.Manager.GetModelStats()["slow"].ActiveLeases > 0 && watch.Elapsed < TimeSpan.FromSeconds(10))
+        while (server.Manager.GetModelStats()["slow"].ActiveLeases > 0 && watch.Elapsed < TimeSpan.FromSeconds(30))
         {
             await Task.Delay(20);
         }
@@ -164,7 +164,7 @@ public sealed class OpenAIBackendTests
         Assert.Equal(3, pieces);
         Assert.Equal(0, manager.GetModelStats()["remote"].ActiveLeases);
         Assert.Equal(0, server.Manager.GetModelStats()["slow"].ActiveLeases);
-        // 2000 tokens at 20 ms would hold it 40 s: released within a few seconds (a margin for a busy 2-core machine) is the cancellation's doing.
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"the server released its lease {watch.Elapsed} after the cancellation");
+        // 2000 tokens at 20 ms would hold it 40 s: released well before that (half of it: a margin for a busy 2-core machine) is the cancellation's doing.
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(20), $"the server released its lease {watch.Elapsed} after the cancellation");
     }
 }
