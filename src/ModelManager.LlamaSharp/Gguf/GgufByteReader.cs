@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace ModelManager;
@@ -7,7 +8,9 @@ namespace ModelManager;
 /// <remarks>
 /// Every read first checks the bytes that remain in the file, so a lying length can neither make it
 /// allocate nor read past the end: it throws <see cref="ModelFormatException"/> naming the offset.
-/// Not thread-safe; does not own the stream.
+/// Not thread-safe; does not own the stream. The reading methods are compiled optimized at their first call
+/// (<see cref="MethodImplOptions.AggressiveOptimization"/>): a process reads a few headers, each a loop over up to hundreds of
+/// thousands of entries, so the tiered JIT's unoptimized first code would run for all of them (see <see cref="GgufReader"/>).
 /// </remarks>
 internal sealed class GgufByteReader
 {
@@ -35,19 +38,26 @@ internal sealed class GgufByteReader
 
     public ModelFormatException Error(string message, long offset) => new(FilePath, message, offset);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte ReadByte(string what) => Take(1, what)[0];
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ushort ReadUInt16(string what) => BinaryPrimitives.ReadUInt16LittleEndian(Take(2, what));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public uint ReadUInt32(string what) => BinaryPrimitives.ReadUInt32LittleEndian(Take(4, what));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public ulong ReadUInt64(string what) => BinaryPrimitives.ReadUInt64LittleEndian(Take(8, what));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public float ReadSingle(string what) => BinaryPrimitives.ReadSingleLittleEndian(Take(4, what));
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public double ReadDouble(string what) => BinaryPrimitives.ReadDoubleLittleEndian(Take(8, what));
 
     /// <summary>Reads a GGUF string (u64 length, then UTF-8 bytes) of at most <paramref name="maxLength"/> bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public string ReadString(string what, long maxLength)
     {
         long start = Position;
@@ -63,21 +73,25 @@ internal sealed class GgufByteReader
         return Encoding.UTF8.GetString(bytes);
     }
 
-    /// <summary>Skips a GGUF string after checking its length like <see cref="ReadString"/>.</summary>
-    public void SkipString(string what, long maxLength)
+    /// <summary>Skips a GGUF string after checking its length like <see cref="ReadString"/>; returns its length in bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public int SkipString(string what, long maxLength)
     {
         long start = Position;
         int length = ReadStringLength(what, maxLength, start);
         Skip(length, what);
+        return length;
     }
 
     /// <summary>Moves forward <paramref name="count"/> bytes, which must exist.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Skip(long count, string what)
     {
         Require(count, what);
         Position += count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private int ReadStringLength(string what, long maxLength, long start)
     {
         ulong length = ReadUInt64(what + " length");
@@ -94,6 +108,7 @@ internal sealed class GgufByteReader
         return (int)length;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Require(long count, string what)
     {
         if (count < 0 || count > Remaining)
@@ -102,6 +117,7 @@ internal sealed class GgufByteReader
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private ReadOnlySpan<byte> Take(int count, string what)
     {
         Require(count, what);
@@ -116,6 +132,7 @@ internal sealed class GgufByteReader
         return span;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void ReadExactly(Span<byte> destination, string what)
     {
         Require(destination.Length, what);
@@ -128,6 +145,7 @@ internal sealed class GgufByteReader
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Fill(int count, string what)
     {
         _stream.Position = Position;

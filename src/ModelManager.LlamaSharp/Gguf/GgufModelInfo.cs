@@ -55,6 +55,13 @@ internal sealed class GgufModelInfo
     /// <summary>The number of BPE merges (the count of <c>tokenizer.ggml.merges</c>), or 0 when absent.</summary>
     public long MergeCount { get; init; }
 
+    /// <summary>
+    /// The longest token text of <c>tokenizer.ggml.tokens</c> in UTF-8 bytes, or 0 when there is none. An upper bound of any
+    /// token's decoded piece: llama.cpp's decoding only shortens a token's text (<c>▁</c> to a space, byte tokens like
+    /// <c>&lt;0x0A&gt;</c> to one byte, GPT-2's byte-to-character map back to bytes) or copies it (special tokens).
+    /// </summary>
+    public int LongestTokenBytes { get; init; }
+
     /// <summary>The tokenizer model (<c>tokenizer.ggml.model</c>), e.g. <c>llama</c> or <c>gpt2</c>, or empty.</summary>
     public string TokenizerModel { get; init; } = "";
 

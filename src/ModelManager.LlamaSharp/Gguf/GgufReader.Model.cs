@@ -53,6 +53,7 @@ internal static partial class GgufReader
             ValueLength = GetInteger(r, kvs, a + "attention.value_length") ?? headDim,
             VocabSize = vocab,
             MergeCount = GetArrayCount(kvs, "tokenizer.ggml.merges") ?? 0,
+            LongestTokenBytes = kvs.TryGetValue("tokenizer.ggml.tokens", out var tokens) && tokens is { Type: GgufValueType.Array, ElementType: GgufValueType.String } ? tokens.LongestString : 0,
             TokenizerModel = GetString(r, kvs, "tokenizer.ggml.model") ?? "",
             ChatTemplate = GetString(r, kvs, "tokenizer.chat_template"),
             BosTokenId = GetInteger(r, kvs, "tokenizer.ggml.bos_token_id"),

@@ -3,6 +3,7 @@ namespace ModelManager;
 /// <content>The tensor table and the placement of tensor data.</content>
 internal static partial class GgufReader
 {
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static List<TensorEntry> ReadTensorTable(GgufByteReader r, long count)
     {
         var tensors = new List<TensorEntry>((int)Math.Min(count, 4096));
@@ -77,6 +78,7 @@ internal static partial class GgufReader
         return tensors;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static (long DataOffset, long TensorBytes) ValidateTensorData(GgufByteReader r, List<TensorEntry> tensors, int alignment)
     {
         long tableEnd = r.Position;

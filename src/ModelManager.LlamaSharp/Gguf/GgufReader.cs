@@ -148,6 +148,7 @@ internal static partial class GgufReader
         return BuildInfo(r, version, alignment, dataOffset, tensorBytes, kvs, tensors);
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static Dictionary<string, MetadataValue> ReadMetadata(GgufByteReader r, long count)
     {
         var kvs = new Dictionary<string, MetadataValue>(StringComparer.Ordinal);
@@ -196,6 +197,7 @@ internal static partial class GgufReader
         return (GgufValueType)raw;
     }
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static object ReadScalar(GgufByteReader r, GgufValueType type, string key) => type switch
     {
         GgufValueType.UInt8 => (ulong)r.ReadByte(key),
@@ -213,6 +215,7 @@ internal static partial class GgufReader
         _ => throw new InvalidOperationException($"not a scalar type: {type}"),
     };
 
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static void ReadArray(GgufByteReader r, string key, MetadataValue? value, int depth)
     {
         long typeOffset = r.Position;
@@ -254,9 +257,15 @@ internal static partial class GgufReader
 
             case GgufValueType.String:
                 string what = $"string in array '{key}'";
+                var longest = 0;
                 for (long i = 0; i < n; i++)
                 {
-                    r.SkipString(what, MaxStringLength);
+                    longest = Math.Max(longest, r.SkipString(what, MaxStringLength));
+                }
+
+                if (value is not null)
+                {
+                    value.LongestString = longest;
                 }
 
                 break;
@@ -311,6 +320,7 @@ internal static partial class GgufReader
         or GgufValueType.UInt64 or GgufValueType.Int64;
 
     // u64 values above long.MaxValue clamp to long.MaxValue; callers treat them as absurd sizes.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     private static long ToInt64(object scalar) => scalar switch
     {
         ulong u => u > long.MaxValue ? long.MaxValue : (long)u,
@@ -366,6 +376,9 @@ internal static partial class GgufReader
         public long Count { get; set; }
 
         public long? IntegerMax { get; set; }
+
+        // For an array of strings: the longest, in UTF-8 bytes.
+        public int LongestString { get; set; }
     }
 
     private readonly record struct TensorEntry(GgufTensorInfo Tensor, long OffsetFieldOffset);

@@ -63,6 +63,36 @@ public sealed class GgufReaderTests
     }
 
     [Fact]
+    public void Read_TokenList_GivesItsLongestTokenInUtf8Bytes()
+    {
+        string[] tokens = ["<unk>", "a", "h\u00e9llo", "\u2581\u2581abc", "<0x0A>"]; // 5, 1, 6, 9 and 6 bytes
+        var withTokens = Read(GgufBuilder.Llama().Array("tokenizer.ggml.tokens", 8, tokens.Length, (w, i) => GgufBuilder.WriteString(w, tokens[i])).Build());
+        var without = Read(GgufBuilder.Llama().Build());
+
+        Assert.Equal(9, withTokens.LongestTokenBytes);
+        Assert.Equal(0, without.LongestTokenBytes);
+    }
+
+    [SharedModelFact(Stories)]
+    public void LongestTokenBytes_BoundsEveryPieceLlamaCppDecodes_Stories260KAndASyntheticVocabulary()
+    {
+        foreach (var path in new[] { SharedModels.Stories260K, TestCache.Model(new SyntheticGgufOptions { TargetBytes = 8_000_000, Seed = 35, VocabularySize = 4096 }) })
+        {
+            var info = GgufReader.Read(path);
+            using var weights = LLamaWeights.LoadFromFile(new ModelParams(path) { GpuLayerCount = 0 });
+            var longestPiece = 0;
+            var piece = new byte[1024];
+            for (var t = 0; t < weights.Vocab.Count; t++)
+            {
+                longestPiece = Math.Max(longestPiece, (int)weights.NativeHandle.TokenToSpan((LLama.Native.LLamaToken)t, piece, special: true));
+            }
+
+            // The prompt-size gate divides by this bound: an overestimate only lets a few more bytes reach the tokenizer, an underestimate would refuse prompts that fit.
+            Assert.InRange(info.LongestTokenBytes, longestPiece, longestPiece + 8);
+        }
+    }
+
+    [Fact]
     public void Read_EveryValueTypeAndNestedArrays_KeepsScalarsAsInvariantStrings()
     {
         byte[] file = GgufBuilder.Llama()

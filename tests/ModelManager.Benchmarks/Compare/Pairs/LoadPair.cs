@@ -7,11 +7,16 @@ internal static class LoadPair
 {
     public const int ContextLength = 256;
     public const int Parallel = 4;
+    public const int WideVocabulary = 152_000;
 
     public static async Task<IReadOnlyList<Comparison>> RunAsync(PairContext context)
     {
         var results = new List<Comparison>();
-        foreach (var (label, path) in new[] { ("stories260K", context.Models.Stories260K), (context.Models.SyntheticLabel, context.Models.Synthetic) })
+
+        // A current model's vocabulary (152,000 tokens, like Qwen 2.5's 151,936; Llama 3 has 128,256): the header check reads every token's length.
+        var wide = SyntheticGgufWriter.GetOrCreate(context.Options.CacheDirectory,
+            new SyntheticGgufOptions { TargetBytes = context.Options.Quick ? BenchModels.QuickSyntheticBytes : 48L << 20, Seed = 4, VocabularySize = WideVocabulary, Name = "bench-vocab152k" });
+        foreach (var (label, path) in new[] { ("stories260K", context.Models.Stories260K), (context.Models.SyntheticLabel, context.Models.Synthetic), ("synthetic-vocab152k", wide) })
         {
             context.Progress($"load {label}");
             var setup = new GgufSetup(path, ContextLength, Parallel);
