@@ -21,9 +21,6 @@ internal sealed class LlamaSharpModel : IModelInstance
     private readonly string? _chatTemplate;
     private readonly ConstraintCache _constraints;
     private readonly int _maxTokenBytes;
-
-    /// <summary>The longest token text the header's bound is trusted for; real vocabularies stay far below (a run of spaces in GPT-2's encoding is 2 bytes per space).</summary>
-    private const int MaxHeaderTokenBytes = 1024;
     private readonly PromptCache? _cache;
     private readonly PromptCacheSpill? _spill;
 
@@ -67,9 +64,7 @@ internal sealed class LlamaSharpModel : IModelInstance
         var accounted = (long)weights.SizeInBytes + (GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel) - info.TensorBytes);
         Interlocked.Increment(ref _live);
         // The header's longest token text bounds every decoded piece, without a native call per token (150,000 of them took 7 ms).
-        // A text beyond any real vocabulary's (a file with one huge token string) would loosen the prompt-size gate that
-        // keeps huge prompts from the tokenizer, so then the pieces themselves are measured.
-        var maxTokenBytes = info.LongestTokenBytes is > 0 and <= MaxHeaderTokenBytes ? info.LongestTokenBytes : LongestToken(weights);
+        var maxTokenBytes = info.LongestTokenBytes > 0 ? info.LongestTokenBytes : LongestToken(weights);
         return new LlamaSharpModel(model.Name, weights, generator, settings.ChatTemplate ?? info.ChatTemplate, accounted, maxTokenBytes, cache, spill);
     }
 
@@ -279,7 +274,7 @@ internal sealed class LlamaSharpModel : IModelInstance
         return tokens;
     }
 
-    /// <summary>The UTF-8 length of the vocabulary's longest decoded token (special tokens included): no prompt has fewer tokens than its bytes over this. For a file without a token list in its header, or whose longest token text is over <see cref="MaxHeaderTokenBytes"/>.</summary>
+    /// <summary>The UTF-8 length of the vocabulary's longest decoded token (special tokens included): no prompt has fewer tokens than its bytes over this. For a file without a token list in its header.</summary>
     private static int LongestToken(LLamaWeights weights)
     {
         Span<byte> piece = stackalloc byte[1024];
