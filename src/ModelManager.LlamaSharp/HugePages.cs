@@ -16,9 +16,9 @@ namespace ModelManager;
 /// The buffer is looked for in anonymous ranges at least as large as the model's tensor bytes, those that appeared during the
 /// load first (<see cref="WeightPlacement.Find"/>), and checked against the model: the range must begin with the bytes of
 /// one of the model's tensors as the file has them (<see cref="FindWeights"/>). Only that range, cut to the weights' size,
-/// is advised, so memory that does not hold the model's weights is never touched. Advised before the read instead, the 160 MB load took about 50 ms or 313–380 ms (direct:
-/// 95 ms) on the CI guest (fresh guest memory behind each 2 MB page), so the advice comes after the read and the copy runs
-/// in the background.
+/// is advised, so memory that does not hold the model's weights is never touched. Advised before the read instead, the
+/// 160 MB load took about 50 ms or 313–380 ms (direct: 95 ms) on the CI guest (fresh guest memory behind each 2 MB page),
+/// so the advice comes after the read and the copy runs in the background.
 /// </para>
 /// <para>Does nothing on other OSes, when THP is <c>never</c> or <c>always</c> (the kernel's own choice), or for <c>load_mode</c> mmap (file pages).</para>
 /// </remarks>
@@ -122,10 +122,10 @@ internal static partial class HugePages
     }
 
     /// <summary>
-    /// The range of <paramref name="ranges"/> that holds the model's weights, cut to their size: the one whose first 64 KB (or,
-    /// when the kernel merged the buffer's mapping with one made just before it, the stretch where a buffer of the weights'
-    /// size would begin at the range's end) hold, at a 32-byte boundary, the first bytes of one of the model's tensors as
-    /// the file has them. Null when none does.
+    /// The first range of <paramref name="ranges"/> (in their order) that holds the model's weights, cut to their size: the
+    /// one whose first 64 KB (or, when the kernel merged the buffer's mapping with one made just before it, the stretch where
+    /// a buffer of the weights' size would begin at the range's end) hold, at a 32-byte boundary, one of the model's tensors
+    /// as the file has it. Null when none does.
     /// </summary>
     /// <remarks>
     /// A 32-byte probe finds the candidates; a candidate counts only when the tensor's first 4 KB (all of it when smaller)
@@ -133,19 +133,17 @@ internal static partial class HugePages
     /// for the weights. Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is
     /// mapped, so a range freed meanwhile (another thread's allocation) cannot crash the process.
     /// </remarks>
-    public static (long Start, long End)? FindWeights(List<(long Start, long End)> ranges, GgufModelInfo info)
+    public static (long Start, long End)? FindWeights(IEnumerable<(long Start, long End)> ranges, GgufModelInfo info)
     {
         const int Head = 64 * 1024, Probe = 32, Confirm = 4096;
-        var signatures = new Dictionary<string, byte[]>(StringComparer.Ordinal); // a tensor's first 32 bytes → its first 4 KB
-        using (var file = File.OpenHandle(info.FilePath))
+        using var file = File.OpenHandle(info.FilePath);
+        var signatures = new Dictionary<string, GgufTensorInfo>(StringComparer.Ordinal); // a tensor's first 32 bytes → the tensor
+        var probe = new byte[Probe];
+        foreach (var tensor in info.Tensors.Where(t => t.ByteSize >= Probe))
         {
-            foreach (var tensor in info.Tensors.Where(t => t.ByteSize >= Probe))
+            if (RandomAccess.Read(file, probe, info.DataOffset + tensor.Offset) == Probe && probe.AsSpan().IndexOfAnyExcept(probe[0]) >= 0)
             {
-                var head = new byte[(int)Math.Min(tensor.ByteSize, Confirm)];
-                if (RandomAccess.Read(file, head, info.DataOffset + tensor.Offset) == head.Length && head.AsSpan(0, Probe).IndexOfAnyExcept(head[0]) >= 0)
-                {
-                    signatures.TryAdd(Convert.ToHexString(head, 0, Probe), head); // constant runs (zeros) would match anywhere
-                }
+                signatures.TryAdd(Convert.ToHexString(probe), tensor); // constant runs (zeros) would match anywhere
             }
         }
 
@@ -156,14 +154,14 @@ internal static partial class HugePages
 
         using var memory = File.OpenHandle("/proc/self/mem");
         var slack = Head + (info.TensorCount * 64L); // a mapping's header and the tensors' alignment padding
-        var confirm = new byte[Confirm];
+        var (expected, actual) = (new byte[Confirm], new byte[Confirm]);
         foreach (var (start, end) in ranges)
         {
             // The buffer's own mapping begins the range, or ends it when the kernel merged it with a neighbour mapped just
             // before it (another thread's allocation): look at both places.
             foreach (var windowStart in new[] { start, Math.Max(start, end - info.TensorBytes - slack) }.Distinct())
             {
-                if (FindSignature(windowStart, Math.Min(end, windowStart + slack)) is { } weightsStart)
+                if (FindTensor(windowStart, Math.Min(end, windowStart + slack)) is { } weightsStart)
                 {
                     return (weightsStart, Math.Min(end, weightsStart + info.TensorBytes + (info.TensorCount * 64L)));
                 }
@@ -173,7 +171,7 @@ internal static partial class HugePages
         return null;
 
         // The first 32-byte-aligned address in [from, to) where one of the tensors begins, or null.
-        long? FindSignature(long from, long to)
+        long? FindTensor(long from, long to)
         {
             from = (from + Probe - 1) & ~(long)(Probe - 1);
             var window = new byte[(int)Math.Max(0, to - from)];
@@ -189,7 +187,7 @@ internal static partial class HugePages
 
             for (var offset = 0; offset + Probe <= read; offset += Probe)
             {
-                if (signatures.TryGetValue(Convert.ToHexString(window, offset, Probe), out var head) && Holds(from + offset, head))
+                if (signatures.TryGetValue(Convert.ToHexString(window, offset, Probe), out var tensor) && Holds(from + offset, tensor))
                 {
                     return from + offset;
                 }
@@ -198,12 +196,15 @@ internal static partial class HugePages
             return null;
         }
 
-        bool Holds(long address, byte[] head)
+        // Whether the tensor's first 4 KB (all of it when smaller) are at the address, as the file has them.
+        bool Holds(long address, GgufTensorInfo tensor)
         {
+            var length = (int)Math.Min(tensor.ByteSize, Confirm);
             try
             {
-                var bytes = confirm.AsSpan(0, head.Length);
-                return RandomAccess.Read(memory, bytes, address) == head.Length && bytes.SequenceEqual(head);
+                return RandomAccess.Read(file, expected.AsSpan(0, length), info.DataOffset + tensor.Offset) == length
+                    && RandomAccess.Read(memory, actual.AsSpan(0, length), address) == length
+                    && actual.AsSpan(0, length).SequenceEqual(expected.AsSpan(0, length));
             }
             catch (IOException)
             {

@@ -51,9 +51,12 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
             var after = HugePages.AnonymousMappings();
             var large = after.Where(m => m.End - m.Start >= info.TensorBytes).ToList();
             var fresh = HugePages.NewRanges(before, after, 1);
-            var found = HugePages.FindWeights(HugePages.NewRanges(before, after, info.TensorBytes), info)
-                ?? HugePages.FindWeights([.. large.Where(m => fresh.Any(f => f.Start < m.End && f.End > m.Start))], info)
-                ?? HugePages.FindWeights(large, info);
+            var found = HugePages.FindWeights(
+                HugePages.NewRanges(before, after, info.TensorBytes)
+                    .Concat(large.Where(m => fresh.Any(f => f.Start < m.End && f.End > m.Start)))
+                    .Concat(large)
+                    .Distinct(),
+                info);
 
             if (found is null)
             {
