@@ -9,7 +9,7 @@ public sealed class BadUpstreamTests
 {
     private const string Prompt = "Once upon a time";
 
-    /// <summary>What a test allows beyond the configured timeouts (scheduling on a 2-core CI machine).</summary>
+    /// <summary>What a test allows beyond the configured timeouts, besides the thread-pool lag measured during it (<see cref="SchedulingLag"/>).</summary>
     private static readonly TimeSpan Margin = TimeSpan.FromSeconds(3);
 
     /// <summary>A hard stop for each call: failing this means the call hung.</summary>
@@ -20,8 +20,9 @@ public sealed class BadUpstreamTests
     {
         await using var upstream = Serve(x => x.RespondAsync(500, """{"error":{"message":"the GPU caught fire","type":"server_error"}}"""), "\"max_retries\": 2, \"check_on_load\": false");
 
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
+        var elapsed = Stopwatch.GetElapsedTime(started);
 
         Assert.Equal(EndpointFailureKind.HttpError, e.Kind);
         Assert.Equal(500, e.StatusCode);
@@ -31,7 +32,7 @@ public sealed class BadUpstreamTests
         Assert.Contains("HTTP 500", e.Message, StringComparison.Ordinal);
         Assert.Contains("the GPU caught fire", e.Message, StringComparison.Ordinal);
         Assert.Equal(3, upstream.Server.CountOf("POST", "/chat/completions")); // 1 attempt + 2 retries
-        Assert.True(watch.Elapsed < Margin, $"took {watch.Elapsed}");
+        SchedulingLag.AssertWithin(elapsed, Margin, started, "two retries with backoff");
     }
 
     [Fact]
@@ -100,13 +101,13 @@ public sealed class BadUpstreamTests
     {
         await using var upstream = Serve(x => x.IsChatOr(x.StallAsync), "\"timeout_seconds\": 1, \"max_retries\": 0, \"check_on_load\": false");
 
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
 
         Assert.Equal(EndpointFailureKind.Timeout, e.Kind);
         Assert.Null(e.StatusCode);
         Assert.Contains("did not answer within 1 s", e.Message, StringComparison.Ordinal);
-        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1) + Margin);
+        AssertTook(started, TimeSpan.FromSeconds(0.9), TimeSpan.FromSeconds(1), "a timeout_seconds of 1 s");
     }
 
     [Fact]
@@ -116,12 +117,12 @@ public sealed class BadUpstreamTests
         // call's own watchdog (real time, timeout_seconds × attempts + 1 s) is then what ends the request.
         await using var upstream = Serve(x => x.IsChatOr(x.StallAsync), "\"timeout_seconds\": 1, \"max_retries\": 0, \"check_on_load\": false", time: new FakeTimeProvider());
 
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.GenerateAsync());
 
         Assert.Equal(EndpointFailureKind.Timeout, e.Kind);
         Assert.Contains("did not answer within 1 s (timeout_seconds)", e.Message, StringComparison.Ordinal);
-        Assert.InRange(watch.Elapsed, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(2) + Margin);
+        AssertTook(started, TimeSpan.FromSeconds(1.9), TimeSpan.FromSeconds(2), "the watchdog of 2 s");
     }
 
     [Fact]
@@ -129,12 +130,12 @@ public sealed class BadUpstreamTests
     {
         await using var upstream = Serve(x => x.StallAsync(), "\"timeout_seconds\": 1, \"max_retries\": 1");
 
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         var e = await Assert.ThrowsAsync<ModelLoadException>(() => upstream.Manager.LoadModelAsync("remote").WaitAsync(Hang));
 
         Assert.Equal(EndpointFailureKind.Timeout, Assert.IsType<ModelEndpointException>(e.InnerException).Kind);
         Assert.Equal(2, upstream.Server.CountOf("GET", "/models")); // a timed-out attempt is retried
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2) + Margin, $"took {watch.Elapsed}");
+        AssertTook(started, TimeSpan.Zero, TimeSpan.FromSeconds(2), "two attempts of 1 s");
     }
 
     [Fact]
@@ -147,13 +148,13 @@ public sealed class BadUpstreamTests
         }, "\"timeout_seconds\": 1, \"check_on_load\": false");
         var pieces = new List<string>();
 
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         var e = await Assert.ThrowsAsync<ModelEndpointException>(() => upstream.StreamIntoAsync(pieces));
 
         Assert.Equal(["Once"], pieces);
         Assert.Equal(EndpointFailureKind.Timeout, e.Kind);
         Assert.Contains("went silent", e.Message, StringComparison.Ordinal);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1) + Margin, $"took {watch.Elapsed}");
+        AssertTook(started, TimeSpan.Zero, TimeSpan.FromSeconds(1), "a stream silent for 1 s");
         Assert.Equal(1, upstream.Server.CountOf("POST", "/chat/completions")); // text was returned: no retry, no failover
     }
 
@@ -207,17 +208,23 @@ public sealed class BadUpstreamTests
     [Fact]
     public async Task TooManyRequests_WaitsForRetryAfter_UpToTheCap_ThenSucceeds()
     {
+        var logs = new LogCapture();
         var calls = 0;
         await using var upstream = Serve(x => Interlocked.Increment(ref calls) == 1
             ? x.RespondAsync(429, """{"error":{"message":"slow down"}}""", "application/json", ("Retry-After", "1"))
-            : x.StreamAnswerAsync("ok"), "\"check_on_load\": false", configure: o => o.MaxRetryDelay = TimeSpan.FromMilliseconds(600));
+            : x.StreamAnswerAsync("ok"), "\"check_on_load\": false", configure: o => o.MaxRetryDelay = TimeSpan.FromMilliseconds(600), logs: logs);
 
-        var watch = Stopwatch.StartNew();
+        var started = Stopwatch.GetTimestamp();
         var text = await upstream.GenerateAsync();
+        var elapsed = Stopwatch.GetElapsedTime(started);
 
         Assert.Equal("ok", text);
         Assert.Equal(2, upstream.Server.CountOf("POST", "/chat/completions"));
-        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(550), TimeSpan.FromMilliseconds(600) + Margin); // Retry-After 1 s, capped at 0.6 s
+
+        // The delay the retry chose, from its log line (4003): Retry-After's 1 s, capped at 0.6 s. The wall clock shows it was waited.
+        var retry = Assert.Single(logs.Entries, l => l.EventId == 4003);
+        Assert.Contains(" in 600 ms (retry 1) after HTTP 429", retry.Message, StringComparison.Ordinal);
+        Assert.True(elapsed >= TimeSpan.FromMilliseconds(550), $"the retry came after {elapsed.TotalMilliseconds:F0} ms, before its 600 ms delay");
     }
 
     [Fact]
@@ -233,11 +240,23 @@ public sealed class BadUpstreamTests
         Assert.Equal(1, upstream.Server.CountOf("POST", "/chat/completions"));
     }
 
+    /// <summary>
+    /// Asserts that the call begun at <paramref name="started"/> took at least <paramref name="atLeast"/>, and at most
+    /// <paramref name="expected"/> plus <see cref="Margin"/> plus the thread-pool lag measured meanwhile: the library's
+    /// timers wait on the same pool, so a late pool makes them late by as much.
+    /// </summary>
+    private static void AssertTook(long started, TimeSpan atLeast, TimeSpan expected, string what)
+    {
+        var elapsed = Stopwatch.GetElapsedTime(started);
+        Assert.True(elapsed >= atLeast, $"{what}: ended after {elapsed.TotalSeconds:F2} s, before {atLeast.TotalSeconds:F2} s");
+        SchedulingLag.AssertWithin(elapsed, expected + Margin, started, what);
+    }
+
     /// <summary>A raw upstream answering through <paramref name="handle"/>, and a manager whose model "remote" points at it.</summary>
-    private static Upstream Serve(Func<RawExchange, Task> handle, string extra = "", Action<OpenAIOptions>? configure = null, TimeProvider? time = null)
+    private static Upstream Serve(Func<RawExchange, Task> handle, string extra = "", Action<OpenAIOptions>? configure = null, TimeProvider? time = null, LogCapture? logs = null)
     {
         var server = new RawHttpServer(handle);
-        var (services, manager) = RemoteManagers.Create(Config(server, extra), configure: configure, time: time);
+        var (services, manager) = RemoteManagers.Create(Config(server, extra), logs, configure, time);
         return new Upstream(server, services, manager);
     }
 
