@@ -70,7 +70,7 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
     {
         var info = ReadHeader(model);
         var settings = LlamaSharpModelSettings.From(model, info, _options);
-        var estimate = GgufMemoryEstimator.EstimateParts(info, settings.ContextLength, settings.Parallel);
+        var estimate = GgufMemoryEstimator.EstimateParts(info, settings.ContextLength, settings.Parallel, settings.FlashAttention != false);
         return model.Capabilities.HasFlag(ModelCapabilities.Embeddings)
             ? new MemoryEstimate([.. estimate.Parts, new MemoryEstimatePart("embedding context", LlamaSharpEmbedder.ContextBytes(info, settings), "a second, one-sequence context for embeddings")])
             : estimate;
@@ -145,6 +145,7 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
             // The micro-batch the estimate assumes; a logical batch of the same size never splits.
             BatchSize = GgufMemoryEstimator.MicroBatch,
             UBatchSize = GgufMemoryEstimator.MicroBatch,
+            FlashAttention = settings.FlashAttention,
         };
         ApplyThreads(parameters, settings.Threads);
 

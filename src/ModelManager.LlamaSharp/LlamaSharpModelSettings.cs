@@ -2,9 +2,9 @@ using LLama.Native;
 
 namespace ModelManager;
 
-/// <summary>One gguf model's backend keys, parsed and checked.</summary>
+/// <summary>One gguf model's backend keys, parsed and checked; <c>FlashAttention</c> null lets llama.cpp decide (<c>auto</c>: on where the device supports it, the CPU included).</summary>
 internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, int GpuLayers, int? Threads, LLamaLoadMode LoadMode, string? ChatTemplate,
-    PromptCacheSettings PromptCache, bool HugePages = true)
+    PromptCacheSettings PromptCache, bool HugePages = true, bool? FlashAttention = null)
 {
     /// <summary>The default of <see cref="LlamaSharpOptions.DefaultParallel"/>.</summary>
     public const int DefaultParallel = 4;
@@ -22,7 +22,7 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
     public const int DefaultContextLength = 4096;
 
     /// <summary>The model-level keys this backend reads besides the common ones.</summary>
-    public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template", "prompt_cache", "huge_pages"];
+    public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template", "prompt_cache", "huge_pages", "flash_attention"];
 
     private static readonly Dictionary<string, LLamaLoadMode> LoadModes = new(StringComparer.OrdinalIgnoreCase)
     {
@@ -32,6 +32,15 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
         ["mlock"] = LLamaLoadMode.MemoryLock,
         ["mmap_mlock"] = LLamaLoadMode.MemoryMapAndLock,
         ["direct_io"] = LLamaLoadMode.DirectIO,
+    };
+
+    private static readonly Dictionary<string, bool?> FlashAttentionModes = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["auto"] = null,
+        ["on"] = true,
+        ["off"] = false,
+        ["true"] = true,
+        ["false"] = false,
     };
 
     /// <summary>Reports every invalid key of <paramref name="model"/> to <paramref name="context"/>.</summary>
@@ -83,6 +92,11 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
         {
             context.AddError(model, "huge_pages", $"'{huge}' is not auto or off");
         }
+
+        if (model.GetSetting("flash_attention") is { } flash && !FlashAttentionModes.ContainsKey(flash))
+        {
+            context.AddError(model, "flash_attention", $"'{flash}' is not auto, on or off (or true/false)");
+        }
     }
 
     /// <summary>The context the GGUF at <paramref name="path"/> was trained on, or null when it declares none or cannot be read (the load reports why).</summary>
@@ -115,6 +129,7 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
             mode,
             model.GetSetting("chat_template"),
             PromptCacheSettings.From(model),
-            !string.Equals(model.GetSetting("huge_pages"), "off", StringComparison.OrdinalIgnoreCase));
+            !string.Equals(model.GetSetting("huge_pages"), "off", StringComparison.OrdinalIgnoreCase),
+            model.GetSetting("flash_attention") is { } flash ? FlashAttentionModes[flash] : null);
     }
 }

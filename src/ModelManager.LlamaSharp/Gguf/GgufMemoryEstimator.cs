@@ -16,6 +16,8 @@ namespace ModelManager;
 /// max(4T·(3·ff + 4·embd) + 2·n_kv·T [a layer: gate, up and their product, four embd-wide activations, the f16 mask],
 ///     4T·2·embd + 4·vocab·sequences [the output layer]).
 /// The all-logits reserve (4·vocab·T, 293 MiB for a 150K vocabulary) is address space the CPU backend never touches while generating.
+/// With flash attention off (<c>flash_attention</c> off), a layer also holds the attention scores and their softmax, f32
+/// for every head, token and cell: 2 · 4·n_kv·T·heads (measured at n_kv 4096, T 512: 45–101 MiB of growth against 64–128 MiB).
 /// </item>
 /// <item>Output buffer: 4·vocab·sequences (the logits llama_context keeps).</item>
 /// <item>
@@ -50,10 +52,11 @@ internal static class GgufMemoryEstimator
     /// <param name="info">The model, as read by <see cref="GgufReader"/>.</param>
     /// <param name="contextLength">Tokens per sequence; 0 or less means the model's training context.</param>
     /// <param name="parallel">Sequences sharing the context (llama.cpp's n_seq_max); less than 1 means 1.</param>
-    internal static long Estimate(GgufModelInfo info, int contextLength, int parallel) => EstimateParts(info, contextLength, parallel).TotalBytes;
+    /// <param name="flashAttention">False when llama.cpp's flash attention is off, which materialises the attention scores.</param>
+    internal static long Estimate(GgufModelInfo info, int contextLength, int parallel, bool flashAttention = true) => EstimateParts(info, contextLength, parallel, flashAttention).TotalBytes;
 
     /// <summary>The same estimate term by term: weights by element type, KV cache, compute, logits, bookkeeping.</summary>
-    internal static MemoryEstimate EstimateParts(GgufModelInfo info, int contextLength, int parallel)
+    internal static MemoryEstimate EstimateParts(GgufModelInfo info, int contextLength, int parallel, bool flashAttention = true)
     {
         ArgumentNullException.ThrowIfNull(info);
         double sequences = Math.Max(parallel, 1);
@@ -70,6 +73,8 @@ internal static class GgufMemoryEstimator
         double embd = info.EmbeddingLength;
         double ff = info.FeedForwardLength > 0 ? info.FeedForwardLength : 4 * embd;
         double layer = (4 * tokens * ((3 * ff) + (4 * embd))) + (2 * nKv * (Math.Ceiling(tokens / 64) * 64));
+        double scores = flashAttention ? 0 : 2 * 4 * nKv * tokens * info.HeadCount;
+        layer += scores;
         double output = (4 * tokens * 2 * embd) + (4 * (double)info.VocabSize * sequences);
         double compute = Math.Max(layer, output);
         double logits = 4 * (double)info.VocabSize * sequences;
@@ -88,7 +93,7 @@ internal static class GgufMemoryEstimator
         parts.Add(new MemoryEstimatePart("kv cache", Bytes(kv),
             string.Create(inv, $"{nKv} cells ({sequences} × {perSequence} tokens, padded to 256) × {info.BlockCount} layers × {info.HeadCountKv} kv heads × ({info.KeyLength} + {info.ValueLength}) × f16")));
         parts.Add(new MemoryEstimatePart("compute", Bytes(compute),
-            string.Create(inv, $"peak of one {tokens}-token micro-batch: {(layer >= output ? "a layer's activations" : "the output layer")}")));
+            string.Create(inv, $"peak of one {tokens}-token micro-batch: {(layer >= output ? "a layer's activations" : "the output layer")}{(scores > 0 ? $", with {nKv} × {tokens} × {info.HeadCount} heads of f32 attention scores and their softmax (flash attention off)" : "")}")));
         parts.Add(new MemoryEstimatePart("logits", Bytes(logits), string.Create(inv, $"{info.VocabSize} × {sequences} sequence{(sequences == 1 ? "" : "s")} × f32")));
         parts.Add(new MemoryEstimatePart("overhead", Bytes(bookkeeping),
             string.Create(inv, $"vocabulary and merges ({info.VocabSize + info.MergeCount} × {BytesPerToken} B), tensor metadata ({info.TensorCount} × {BytesPerTensor / 1024} KiB), {FixedOverhead >> 20} MiB fixed")));

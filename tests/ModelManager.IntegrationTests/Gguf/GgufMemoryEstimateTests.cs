@@ -70,11 +70,22 @@ public sealed partial class GgufMemoryEstimateTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Estimate_FlashAttentionOff_AddsEveryHeadsScoresAndSoftmax_ForOneMicroBatchAgainstTheWholeCache()
+    {
+        var info = Info(blocks: 5, embd: 64, ff: 172, heads: 8, headsKv: 4, vocab: 512, tensorBytes: 1_171_200, tensors: 48);
+
+        Assert.Equal(2L * 4 * 512 * 512 * 8, GgufMemoryEstimator.Estimate(info, 512, 1, flashAttention: false) - GgufMemoryEstimator.Estimate(info, 512, 1));
+        Assert.Equal(2L * 4 * 2048 * 512 * 8, GgufMemoryEstimator.Estimate(info, 1024, 2, flashAttention: false) - GgufMemoryEstimator.Estimate(info, 1024, 2)); // the cache of every sequence
+        Assert.Contains("flash attention off", GgufMemoryEstimator.EstimateParts(info, 512, 1, flashAttention: false).Parts.Single(p => p.Name == "compute").Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Estimate_AbsurdButValidMetadata_DoesNotOverflow()
     {
         var info = Info(blocks: long.MaxValue, embd: long.MaxValue, ff: long.MaxValue, heads: 1, headsKv: long.MaxValue, vocab: long.MaxValue, tensorBytes: long.MaxValue / 2, tensors: 1);
 
         Assert.Equal(long.MaxValue, GgufMemoryEstimator.Estimate(info, int.MaxValue, int.MaxValue));
+        Assert.Equal(long.MaxValue, GgufMemoryEstimator.Estimate(info, int.MaxValue, int.MaxValue, flashAttention: false));
     }
 
     private static GgufModelInfo Info(long blocks, long embd, long ff, long heads, long headsKv, long vocab, long tensorBytes, int tensors) => new()
