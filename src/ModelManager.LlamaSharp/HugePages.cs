@@ -30,6 +30,13 @@ internal static partial class HugePages
     /// <summary>How much one <c>MADV_COLLAPSE</c> call copies, so that an unload waits for at most one such call.</summary>
     private const long CollapseChunk = 32L << 20;
     private const long HugePageBytes = 2L << 20;
+    private const long PageBytes = 4096;
+
+    /// <summary>How far into a page <see cref="FindWeights"/>' page scan looks for the buffer's start.</summary>
+    private const int PageHead = 256;
+
+    /// <summary>How much of a range the page scan reads at a time.</summary>
+    private const int Block = 1 << 20;
     private const string EnabledPath = "/sys/kernel/mm/transparent_hugepage/enabled";
 
     /// <summary>The machine's THP mode (<c>always</c>, <c>madvise</c>, <c>never</c>), or null where there is none (not Linux, no THP).</summary>
@@ -125,7 +132,10 @@ internal static partial class HugePages
     /// The first range of <paramref name="ranges"/> (in their order) that holds the model's weights, cut to their size: the
     /// one whose first 64 KB (or, when the kernel merged the buffer's mapping with one made just before it, the stretch where
     /// a buffer of the weights' size would begin at the range's end) hold, at a 32-byte boundary, one of the model's tensors
-    /// as the file has it. Null when none does.
+    /// as the file has it. When no range has them there, the ranges of <paramref name="scanWhole"/> are read whole, looking
+    /// near the start of every page (<see cref="PageHead"/>): the buffer's own mapping can lie inside a larger range when the
+    /// kernel merged it with neighbours on both sides, in addresses another mapping held when the load began. That read
+    /// costs about 0.5 ms per MiB here, so it is given only the ranges that changed during the load. Null when none holds them.
     /// </summary>
     /// <remarks>
     /// A 32-byte probe finds the candidates; a candidate counts only when the tensor's first 4 KB (all of it when smaller)
@@ -133,7 +143,7 @@ internal static partial class HugePages
     /// for the weights. Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is
     /// mapped, so a range freed meanwhile (another thread's allocation) cannot crash the process.
     /// </remarks>
-    public static (long Start, long End)? FindWeights(IEnumerable<(long Start, long End)> ranges, GgufModelInfo info)
+    public static (long Start, long End)? FindWeights(IEnumerable<(long Start, long End)> ranges, GgufModelInfo info, IEnumerable<(long Start, long End)>? scanWhole = null)
     {
         const int Head = 64 * 1024, Probe = 32, Confirm = 4096;
         using var file = File.OpenHandle(info.FilePath);
@@ -163,12 +173,63 @@ internal static partial class HugePages
             {
                 if (FindTensor(windowStart, Math.Min(end, windowStart + slack)) is { } weightsStart)
                 {
-                    return (weightsStart, Math.Min(end, weightsStart + info.TensorBytes + (info.TensorCount * 64L)));
+                    return Weights(weightsStart, end);
                 }
             }
         }
 
+        // The page scan looks up each position's first 8 bytes (no string per position); Holds checks the tensor's 4 KB.
+        var heads = new Dictionary<ulong, GgufTensorInfo>();
+        foreach (var (hex, tensor) in signatures)
+        {
+            heads.TryAdd(BitConverter.ToUInt64(Convert.FromHexString(hex)), tensor);
+        }
+
+        foreach (var (start, end) in scanWhole ?? [])
+        {
+            if (ScanPages(start, end) is { } weightsStart)
+            {
+                return Weights(weightsStart, end);
+            }
+        }
+
         return null;
+
+        (long Start, long End) Weights(long weightsStart, long end) => (weightsStart, Math.Min(end, weightsStart + info.TensorBytes + (info.TensorCount * 64L)));
+
+        // The first address within PageHead bytes of a page start in [from, to), 32-byte aligned, where one of the tensors
+        // begins, or null. A buffer in a mapping of its own begins there (glibc puts a 64-byte-aligned block 64 bytes in).
+        long? ScanPages(long from, long to)
+        {
+            var block = new byte[Block];
+            for (var at = from & ~(PageBytes - 1); at < to; at += Block)
+            {
+                var blockStart = Math.Max(at, from);
+                int read;
+                try
+                {
+                    read = RandomAccess.Read(memory, block.AsSpan(0, (int)Math.Min(Block, to - blockStart)), blockStart);
+                }
+                catch (IOException)
+                {
+                    return null; // unmapped since: not ours
+                }
+
+                for (var page = (blockStart + PageBytes - 1) & ~(PageBytes - 1); page < blockStart + read; page += PageBytes)
+                {
+                    for (var offset = 0; offset < PageHead; offset += Probe)
+                    {
+                        var i = (int)(page - blockStart) + offset;
+                        if (i + Probe <= read && heads.TryGetValue(BitConverter.ToUInt64(block, i), out var tensor) && Holds(page + offset, tensor))
+                        {
+                            return page + offset;
+                        }
+                    }
+                }
+            }
+
+            return null;
+        }
 
         // The first 32-byte-aligned address in [from, to) where one of the tensors begins, or null.
         long? FindTensor(long from, long to)

@@ -162,15 +162,15 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
             throw new ModelFormatException(model.Path!, $"llama.cpp could not load the model: {e.Message}", modelName: model.Name, innerException: e);
         }
 
-        var weightRange = placement?.Find(_logger, model.Name);
+        var afterLoad = placement is null ? null : WeightPlacement.AfterLoad(_logger, model.Name);
 
         try
         {
             var chat = LlamaSharpModel.Create(model, info, settings, weights, parameters, _logger);
-            if (weightRange is { } range)
+            if (placement is not null && afterLoad is not null)
             {
-                // Off the load path: the model serves on 4 KB pages until the copy is done.
-                _ = Task.Run(() => chat.Placement = new MemoryPlacement(WeightPlacement.Collapse(range, weights, () => !chat.IsDisposed, _logger, model.Name)));
+                // Off the load path, the search and the copy: the model serves on 4 KB pages until the copy is done.
+                _ = Task.Run(() => chat.Placement = new MemoryPlacement(placement.Place(afterLoad, weights, () => !chat.IsDisposed, _logger, model.Name)));
             }
 
             IModelInstance instance = chat;

@@ -39,8 +39,48 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
         }
     }
 
-    /// <summary>Where the loaded weights are: a new anonymous range that begins with one of the model's tensors, or null (logged).</summary>
-    public (long Start, long End)? Find(ILogger logger, string model)
+    /// <summary>The anonymous mappings once the weights are loaded (cheap: taken on the load path, before the context exists), or null (logged) when /proc cannot be read.</summary>
+    public static List<(long Start, long End)>? AfterLoad(ILogger logger, string model)
+    {
+        try
+        {
+            return HugePages.AnonymousMappings();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            LlamaSharpLog.HugePagesSkipped(logger, model, $"/proc/self could not be read ({e.GetType().Name}: {e.Message})");
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Off the load path: finds the weights among the mappings <paramref name="after"/> the load and collapses them into huge
+    /// pages, holding the weights' handle throughout so that their memory cannot be freed and reused meanwhile; returns the
+    /// bytes the kernel put in huge pages (0 when they were not found, or the model was unloaded first).
+    /// </summary>
+    public long Place(List<(long Start, long End)> after, LLamaWeights owner, Func<bool> loaded, ILogger logger, string model)
+    {
+        var held = false;
+        try
+        {
+            owner.NativeHandle.DangerousAddRef(ref held);
+            return loaded() && Find(after, logger, model) is { } weights ? Collapse(weights, owner, loaded, logger, model) : 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return 0; // unloaded before the search began
+        }
+        finally
+        {
+            if (held)
+            {
+                owner.NativeHandle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Where the loaded weights are among the mappings <paramref name="after"/> the load: a range that begins with one of the model's tensors, or null (logged).</summary>
+    public (long Start, long End)? Find(List<(long Start, long End)> after, ILogger logger, string model)
     {
         try
         {
@@ -48,15 +88,19 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
             // freed meanwhile, or the kernel merged it with neighbours, the whole mappings that hold any new part; when it
             // took exactly the addresses of a mapping freed during the load (nothing looks new), any mapping large enough.
             // The content check is what proves a range is these weights; the order only prefers the likeliest ranges.
-            var after = HugePages.AnonymousMappings();
+            // Failing those, the mappings whose bounds changed during the load are read whole: the buffer's own mapping
+            // merged with neighbours on both sides lies inside one (mappings no load touched, other models' weights among
+            // them, are not read).
             var large = after.Where(m => m.End - m.Start >= info.TensorBytes).ToList();
             var fresh = HugePages.NewRanges(before, after, 1);
+            var unchanged = before.ToHashSet();
             var found = HugePages.FindWeights(
                 HugePages.NewRanges(before, after, info.TensorBytes)
                     .Concat(large.Where(m => fresh.Any(f => f.Start < m.End && f.End > m.Start)))
                     .Concat(large)
                     .Distinct(),
-                info);
+                info,
+                scanWhole: large.Where(m => !unchanged.Contains(m)));
 
             if (found is null)
             {

@@ -75,9 +75,11 @@ public sealed class HugePageTests
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public unsafe void FindWeights_FindsTheBufferAtTheStartOfARange_OrAtItsEndWhenMergedWithANeighbour(bool merged)
+    [InlineData(0, 0)] // the buffer's own mapping
+    [InlineData(1, 0)] // merged with a mapping made just before it: the buffer ends the range
+    [InlineData(1, 1)] // merged with neighbours on both sides (addresses freed during the load): found by the page scan
+    [InlineData(3, 2)]
+    public unsafe void FindWeights_FindsTheBuffer_AtTheStartOfARange_AtItsEnd_OrBetweenNeighbours(int megabytesBefore, int megabytesAfter)
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -86,8 +88,8 @@ public sealed class HugePageTests
 
         var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 33 }));
 
-        // A "neighbour" of 1 MB of other bytes before the weights when merged; the weights' first tensor 64 bytes into their own part.
-        long neighbour = merged ? 1L << 20 : 0, length = neighbour + info.TensorBytes + 8192;
+        // Neighbours of other bytes before and after the weights; the weights' first tensor 64 bytes into their own part.
+        long neighbour = (long)megabytesBefore << 20, length = neighbour + info.TensorBytes + 8192 + ((long)megabytesAfter << 20);
         var memory = (byte*)System.Runtime.InteropServices.NativeMemory.AlignedAlloc((nuint)length, 4096);
         try
         {
@@ -96,15 +98,23 @@ public sealed class HugePageTests
             PlantFirstTensor(info, span[(int)(neighbour + 64)..]);
             var start = (long)memory;
 
-            var found = HugePages.FindWeights([(start, start + length)], info);
+            (long, long)[] range = [(start, start + length)];
+
+            var found = HugePages.FindWeights(range, info, scanWhole: range);
 
             Assert.NotNull(found);
             Assert.Equal(start + neighbour + 64, found.Value.Start);
             Assert.True(found.Value.End <= start + length);
-            Assert.Null(HugePages.FindWeights([(start + neighbour + 128, start + length)], info)); // a range without the tensors is not the model's
+            if (megabytesAfter > 0)
+            {
+                Assert.Null(HugePages.FindWeights(range, info)); // between neighbours, only the whole read finds it
+            }
+
+            (long, long)[] past = [(start + neighbour + 128, start + length)];
+            Assert.Null(HugePages.FindWeights(past, info, scanWhole: past)); // a range without the tensors is not the model's
 
             span[(int)(neighbour + 64 + 40)] ^= 0xFF; // the probe's 32 bytes still match, the tensor no longer does
-            Assert.Null(HugePages.FindWeights([(start, start + length)], info)); // a stray copy of a tensor's first bytes is not the weights
+            Assert.Null(HugePages.FindWeights(range, info, scanWhole: range)); // a stray copy of a tensor's first bytes is not the weights
         }
         finally
         {
@@ -134,7 +144,7 @@ public sealed class HugePageTests
             PlantFirstTensor(info, span[64..]);
             var placement = new WeightPlacement(info, HugePages.AnonymousMappings());
 
-            var found = placement.Find(Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "m");
+            var found = placement.Find(HugePages.AnonymousMappings(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "m");
 
             Assert.NotNull(found);
             Assert.Equal((long)memory + 64, found.Value.Start);
