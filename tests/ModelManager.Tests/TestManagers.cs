@@ -26,6 +26,17 @@ internal static class TestManagers
     public static string Config(long maxMb, params string[] models) =>
         $$"""{ "max_memory_mb": {{maxMb}}, "load_wait_timeout": 1, "models": [ {{string.Join(", ", models)}} ] }""";
 
+    /// <summary>Polls <paramref name="condition"/> every 10 ms until it holds; failing after 30 s means it never would (a hang guard, not a bound).</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what = "the condition")
+    {
+        for (var i = 0; i < 3000 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition(), $"{what} did not hold within 30 s");
+    }
+
     /// <summary>Waits for an event of <paramref name="kind"/> on <paramref name="model"/>.</summary>
     public static Task<ModelEventArgs> Next(IModelManager manager, ModelEventKind kind, string model)
     {

@@ -5,13 +5,15 @@ public sealed class ShutdownTests
     [Fact]
     public async Task Shutdown_DrainsInFlightCalls_ThenUnloads_AndLateCallsThrow()
     {
-        var (m, backend) = FromJson(Config(100, Fake("a", 10, parameters: "\"token_delay_ms\": 5, \"max_tokens\": 20")));
+        var (m, backend) = FromJson(Config(100, Fake("a", 10, parameters: "\"token_delay_ms\": 5, \"max_tokens\": 100")));
         var running = m.GetModel("a").GenerateAsync("finish me");
-        await Task.Delay(30);
+
+        // In flight (holding its lease), not waiting for its load: a call that has no lease yet when shutdown begins is refused.
+        await WaitUntilAsync(() => m.GetModelStats()["a"].ActiveLeases == 1 || running.IsCompleted, "the call holding its lease");
 
         await m.ShutdownAsync();
 
-        Assert.Equal(FakeModelInstance.Expected("a", "finish me", 20), await running);
+        Assert.Equal(FakeModelInstance.Expected("a", "finish me", 100), await running);
         Assert.Equal(0, backend.LiveInstances);
         await m.ShutdownAsync(); // a second call is harmless
         await Assert.ThrowsAsync<ObjectDisposedException>(() => m.GetModel("a").GenerateAsync("late"));
@@ -24,7 +26,7 @@ public sealed class ShutdownTests
     {
         var (m, backend) = FromJson(Config(100, Fake("a", 10, parameters: "\"token_delay_ms\": 20, \"max_tokens\": 100000")));
         var running = m.GetModel("a").GenerateAsync("never ends");
-        await Task.Delay(50);
+        await WaitUntilAsync(() => m.GetModelStats()["a"].ActiveLeases == 1, "the call holding its lease");
         using var grace = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
 
         await m.ShutdownAsync(grace.Token).WaitAsync(TimeSpan.FromSeconds(10));

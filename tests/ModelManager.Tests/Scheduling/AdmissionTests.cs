@@ -74,14 +74,4 @@ public sealed class AdmissionTests
 
         Assert.Contains(error.Errors, e => e.StartsWith(path, StringComparison.Ordinal));
     }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition(), "the condition did not hold within 5 s");
-    }
 }
