@@ -8,6 +8,8 @@ using Xunit.Abstractions;
 namespace ModelManager.IntegrationTests;
 
 /// <summary>500 concurrent requests against one model with <c>max_queue</c> 64: the excess is refused at once with 503 + Retry-After, the admitted finish, memory stays flat.</summary>
+/// <remarks>Run alone: it measures the process's resident memory and the refusals' latency.</remarks>
+[Collection(RunAlone.Name)]
 public sealed class OverloadTests(ITestOutputHelper output)
 {
     [Fact]
