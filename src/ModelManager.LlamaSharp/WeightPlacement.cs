@@ -64,11 +64,11 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
         try
         {
             owner.NativeHandle.DangerousAddRef(ref held);
-            return loaded() && Find(after, logger, model) is { } weights ? Collapse(weights, owner, loaded, logger, model) : 0;
+            return loaded() && Find(after, logger, model) is { } weights ? Collapse(weights, loaded, logger, model) : 0;
         }
         catch (ObjectDisposedException)
         {
-            return 0; // unloaded before the search began
+            return 0; // unloaded before the search began: the handle is closed
         }
         finally
         {
@@ -116,16 +116,11 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
         }
     }
 
-    /// <summary>
-    /// Collapses the weights into huge pages while the model stays loaded (the weights' handle is held meanwhile, so the
-    /// memory cannot be freed under the copy), then reports the bytes the kernel put in huge pages.
-    /// </summary>
-    public static long Collapse((long Start, long End) weights, LLamaWeights owner, Func<bool> loaded, ILogger logger, string model)
+    /// <summary>Collapses the weights into huge pages while the model stays loaded (the caller holds the weights' handle), then reports the bytes the kernel put in huge pages.</summary>
+    private static long Collapse((long Start, long End) weights, Func<bool> loaded, ILogger logger, string model)
     {
-        var held = false;
         try
         {
-            owner.NativeHandle.DangerousAddRef(ref held);
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             if (!loaded() || !HugePages.Collapse(weights, loaded))
             {
@@ -137,21 +132,10 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
                 System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             return bytes;
         }
-        catch (ObjectDisposedException)
-        {
-            return 0; // unloaded before the collapse began
-        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
         {
             LlamaSharpLog.HugePagesSkipped(logger, model, $"/proc/self/smaps could not be read ({e.GetType().Name}: {e.Message})");
             return 0;
-        }
-        finally
-        {
-            if (held)
-            {
-                owner.NativeHandle.DangerousRelease();
-            }
         }
     }
 }
