@@ -146,9 +146,15 @@ internal static partial class HugePages
     public static (long Start, long End)? FindWeights(IEnumerable<(long Start, long End)> ranges, GgufModelInfo info, IEnumerable<(long Start, long End)>? scanWhole = null)
     {
         const int Head = 64 * 1024, Probe = 32, Confirm = 4096;
+        var slack = Head + (info.TensorCount * 64L); // a mapping's header and the tensors' alignment padding
+
+        // Every buffer the search reads into ends up holding copies of the model's bytes: pinned, so that a hit inside one
+        // of them is known for what it is, and wiped before they are freed, so that no later search finds a stale copy.
+        using var scratch = new Scratch(Probe, Confirm, Confirm, (int)Math.Min(slack + Probe, int.MaxValue), Block);
+        var (probe, expected, actual, window, block) = (scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]);
+
         using var file = File.OpenHandle(info.FilePath);
         var signatures = new Dictionary<string, GgufTensorInfo>(StringComparer.Ordinal); // a tensor's first 32 bytes → the tensor
-        var probe = new byte[Probe];
         foreach (var tensor in info.Tensors.Where(t => t.ByteSize >= Probe))
         {
             if (RandomAccess.Read(file, probe, info.DataOffset + tensor.Offset) == Probe && probe.AsSpan().IndexOfAnyExcept(probe[0]) >= 0)
@@ -163,8 +169,6 @@ internal static partial class HugePages
         }
 
         using var memory = File.OpenHandle("/proc/self/mem");
-        var slack = Head + (info.TensorCount * 64L); // a mapping's header and the tensors' alignment padding
-        var (expected, actual) = (new byte[Confirm], new byte[Confirm]);
         foreach (var (start, end) in ranges)
         {
             // The buffer's own mapping begins the range, or ends it when the kernel merged it with a neighbour mapped just
@@ -201,7 +205,6 @@ internal static partial class HugePages
         // begins, or null. A buffer in a mapping of its own begins there (glibc puts a 64-byte-aligned block 64 bytes in).
         long? ScanPages(long from, long to)
         {
-            var block = new byte[Block];
             for (var at = from & ~(PageBytes - 1); at < to; at += Block)
             {
                 var blockStart = Math.Max(at, from);
@@ -235,11 +238,10 @@ internal static partial class HugePages
         long? FindTensor(long from, long to)
         {
             from = (from + Probe - 1) & ~(long)(Probe - 1);
-            var window = new byte[(int)Math.Max(0, to - from)];
             int read;
             try
             {
-                read = RandomAccess.Read(memory, window, from);
+                read = RandomAccess.Read(memory, window.AsSpan(0, (int)Math.Clamp(to - from, 0, window.Length)), from);
             }
             catch (IOException)
             {
@@ -257,10 +259,15 @@ internal static partial class HugePages
             return null;
         }
 
-        // Whether the tensor's first 4 KB (all of it when smaller) are at the address, as the file has them.
+        // Whether the tensor's first 4 KB (all of it when smaller) are at the address, as the file has them, and not in one of the search's own buffers.
         bool Holds(long address, GgufTensorInfo tensor)
         {
             var length = (int)Math.Min(tensor.ByteSize, Confirm);
+            if (scratch.Overlaps(address, length))
+            {
+                return false;
+            }
+
             try
             {
                 return RandomAccess.Read(file, expected.AsSpan(0, length), info.DataOffset + tensor.Offset) == length
@@ -270,6 +277,43 @@ internal static partial class HugePages
             catch (IOException)
             {
                 return false; // unmapped since
+            }
+        }
+    }
+
+    /// <summary>Pinned buffers whose addresses are known, wiped when disposed.</summary>
+    private sealed class Scratch : IDisposable
+    {
+        private readonly byte[][] _buffers;
+        private readonly long[] _addresses;
+
+        public Scratch(params int[] lengths)
+        {
+            _buffers = [.. lengths.Select(n => GC.AllocateArray<byte>(n, pinned: true))];
+            _addresses = [.. _buffers.Select(b => (long)Marshal.UnsafeAddrOfPinnedArrayElement(b, 0))];
+        }
+
+        public byte[] this[int index] => _buffers[index];
+
+        /// <summary>Whether [<paramref name="address"/>, +<paramref name="length"/>) overlaps one of the buffers.</summary>
+        public bool Overlaps(long address, int length)
+        {
+            for (var i = 0; i < _buffers.Length; i++)
+            {
+                if (address < _addresses[i] + _buffers[i].Length && address + length > _addresses[i])
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
+
+        public void Dispose()
+        {
+            foreach (var buffer in _buffers)
+            {
+                Array.Clear(buffer);
             }
         }
     }

@@ -155,6 +155,40 @@ public sealed class HugePageTests
         }
     }
 
+    [Fact]
+    public unsafe void FindWeights_LeavesNoCopyOfTheTensorsBehind_AndNeverTakesItsOwnBuffersForTheWeights()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc/self/mem is Linux's
+        }
+
+        // Its own model (seed 35), so that no other test's copies of these bytes can be in memory.
+        var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 35 }));
+        nuint length = (nuint)(info.TensorBytes + 8192);
+        var memory = Mmap(0, length, 3 /* PROT_READ | PROT_WRITE */, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
+        Assert.NotEqual(-1, (long)memory);
+        try
+        {
+            var span = new Span<byte>((void*)memory, (int)length);
+            span.Fill(0x5A);
+            PlantFirstTensor(info, span[64..]);
+
+            // Every anonymous mapping, at the usual places and page by page: the search reads the tensor's bytes into its
+            // buffers several times over. It finds the planted copy, and once that is gone, nothing: no buffer of its own,
+            // of this search or the one before, is taken for the weights.
+            var everything = HugePages.AnonymousMappings();
+            Assert.Equal((long)memory + 64, HugePages.FindWeights(everything, info, scanWhole: everything)?.Start);
+            span.Clear();
+            everything = HugePages.AnonymousMappings();
+            Assert.Null(HugePages.FindWeights(everything, info, scanWhole: everything));
+        }
+        finally
+        {
+            _ = Munmap(memory, length);
+        }
+    }
+
     /// <summary>
     /// Writes into <paramref name="target"/> the model's first tensor of 64 bytes or more as the file has it (its first 4 KB):
     /// what FindWeights looks for. Read straight into the target, so no other copy of the bytes is left in memory to be found.
