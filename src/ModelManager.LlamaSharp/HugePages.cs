@@ -145,12 +145,17 @@ internal static partial class HugePages
     /// </remarks>
     public static (long Start, long End)? FindWeights(IEnumerable<(long Start, long End)> ranges, GgufModelInfo info, IEnumerable<(long Start, long End)>? scanWhole = null)
     {
-        const int Head = 64 * 1024, Probe = 32, Confirm = 4096;
-        var slack = Head + (info.TensorCount * 64L); // a mapping's header and the tensors' alignment padding
-
         // Every buffer the search reads into ends up holding copies of the model's bytes: pinned, so that a hit inside one
         // of them is known for what it is, and wiped before they are freed, so that no later search finds a stale copy.
-        using var scratch = new Scratch(Probe, Confirm, Confirm, (int)Math.Min(slack + Probe, int.MaxValue), Block);
+        using var scratch = Scratch.For(info);
+        return FindWeightsWith(ranges, info, scanWhole, scratch);
+    }
+
+    /// <summary><see cref="FindWeights"/> with the caller's buffers (tests look into them).</summary>
+    internal static (long Start, long End)? FindWeightsWith(IEnumerable<(long Start, long End)> ranges, GgufModelInfo info, IEnumerable<(long Start, long End)>? scanWhole, Scratch scratch)
+    {
+        const int Probe = Scratch.Probe, Confirm = Scratch.Confirm;
+        var slack = Scratch.Slack(info);
         var (probe, expected, actual, window, block) = (scratch[0], scratch[1], scratch[2], scratch[3], scratch[4]);
 
         using var file = File.OpenHandle(info.FilePath);
@@ -281,19 +286,35 @@ internal static partial class HugePages
         }
     }
 
-    /// <summary>Pinned buffers whose addresses are known, wiped when disposed.</summary>
-    private sealed class Scratch : IDisposable
+    /// <summary><see cref="FindWeights"/>' buffers: pinned, so their addresses are known, and wiped when disposed.</summary>
+    internal sealed class Scratch : IDisposable
     {
+        /// <summary>The bytes that find a candidate.</summary>
+        public const int Probe = 32;
+
+        /// <summary>The bytes that confirm one.</summary>
+        public const int Confirm = 4096;
+
+        private const int Head = 64 * 1024;
         private readonly byte[][] _buffers;
         private readonly long[] _addresses;
 
-        public Scratch(params int[] lengths)
+        private Scratch(params int[] lengths)
         {
             _buffers = [.. lengths.Select(n => GC.AllocateArray<byte>(n, pinned: true))];
             _addresses = [.. _buffers.Select(b => (long)Marshal.UnsafeAddrOfPinnedArrayElement(b, 0))];
         }
 
+        /// <summary>The probe, the two confirmation buffers, the window and the page-scan block, in that order.</summary>
+        public IReadOnlyList<byte[]> Buffers => _buffers;
+
         public byte[] this[int index] => _buffers[index];
+
+        /// <summary>The buffers for a search of <paramref name="info"/>'s weights.</summary>
+        public static Scratch For(GgufModelInfo info) => new(Probe, Confirm, Confirm, (int)Math.Min(Slack(info) + Probe, int.MaxValue), Block);
+
+        /// <summary>How far into a range a buffer's first tensor may lie: a mapping's header and the tensors' alignment padding.</summary>
+        public static long Slack(GgufModelInfo info) => Head + (info.TensorCount * 64L);
 
         /// <summary>Whether [<paramref name="address"/>, +<paramref name="length"/>) overlaps one of the buffers.</summary>
         public bool Overlaps(long address, int length)

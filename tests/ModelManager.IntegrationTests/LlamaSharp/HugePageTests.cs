@@ -156,15 +156,13 @@ public sealed class HugePageTests
     }
 
     [Fact]
-    public unsafe void FindWeights_LeavesNoCopyOfTheTensorsBehind_AndNeverTakesItsOwnBuffersForTheWeights()
+    public unsafe void FindWeights_NeverTakesItsOwnBuffersForTheWeights_AndWipesThem()
     {
         if (!OperatingSystem.IsLinux())
         {
             return; // /proc/self/mem is Linux's
         }
 
-        // A seed no other test uses: a synthetic tensor's bytes depend on the seed and the tensor's index only, so another
-        // test's model of the same seed (GgufReaderTests loads seed 35 in llama.cpp) leaves the same bytes in freed memory.
         var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 41 }));
         nuint length = (nuint)(info.TensorBytes + 8192);
         var memory = Mmap(0, length, 3 /* PROT_READ | PROT_WRITE */, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
@@ -174,15 +172,34 @@ public sealed class HugePageTests
             var span = new Span<byte>((void*)memory, (int)length);
             span.Fill(0x5A);
             PlantFirstTensor(info, span[64..]);
+            var tensor = info.Tensors.First(t => t.ByteSize >= 64);
+            var head = span.Slice(64, (int)Math.Min(tensor.ByteSize, 4096)).ToArray();
 
-            // Every anonymous mapping, at the usual places and page by page: the search reads the tensor's bytes into its
-            // buffers several times over. It finds the planted copy, and once that is gone, nothing: no buffer of its own,
-            // of this search or the one before, is taken for the weights.
-            var everything = HugePages.AnonymousMappings();
-            Assert.Equal((long)memory + 64, HugePages.FindWeights(everything, info, scanWhole: everything)?.Start);
-            span.Clear();
-            everything = HugePages.AnonymousMappings();
-            Assert.Null(HugePages.FindWeights(everything, info, scanWhole: everything));
+            using (var scratch = HugePages.Scratch.For(info))
+            {
+                (long, long)[] planted = [((long)memory, (long)memory + (long)length)];
+                Assert.Equal((long)memory + 64, HugePages.FindWeightsWith(planted, info, planted, scratch)?.Start);
+
+                // The search's own buffers now hold the tensor's first bytes (the confirmation read them from the file and
+                // from memory), exactly as the weights do: searched, windows and whole pages, they are still not the weights.
+                Assert.Contains(scratch.Buffers, b => b.AsSpan().IndexOf(head) >= 0);
+                var own = scratch.Buffers.Select(b => ((long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(b, 0), (long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(b, 0) + b.Length)).ToArray();
+                span.Clear();
+                Assert.Null(HugePages.FindWeightsWith(own, info, own, scratch));
+            }
+
+            // The buffers are wiped when the search is done with them (FindWeights disposes its own), so that no later
+            // search finds a stale copy of the weights in freed memory.
+            span.Fill(0x5A);
+            PlantFirstTensor(info, span[64..]);
+            var kept = HugePages.Scratch.For(info);
+            using (kept)
+            {
+                Assert.NotNull(HugePages.FindWeightsWith([((long)memory, (long)memory + (long)length)], info, null, kept));
+                Assert.Contains(kept.Buffers, b => b.AsSpan().IndexOf(head) >= 0);
+            }
+
+            Assert.All(kept.Buffers, b => Assert.Equal(-1, b.AsSpan().IndexOfAnyExcept((byte)0)));
         }
         finally
         {
