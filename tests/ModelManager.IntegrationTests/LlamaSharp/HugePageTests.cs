@@ -123,7 +123,7 @@ public sealed class HugePageTests
     }
 
     [Fact]
-    public unsafe void Find_FindsTheWeights_WhenTheyTookExactlyTheAddressesOfAMappingThatExistedWhenTheLoadBegan()
+    public void Find_FindsTheWeights_WhenTheyTookExactlyTheAddressesOfAMappingThatExistedWhenTheLoadBegan()
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -134,29 +134,17 @@ public sealed class HugePageTests
         // Its own model (seed 34): the test above leaves seed 33's tensor bytes in memory the allocator may keep.
         var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 34 }));
 
-        nuint length = (nuint)(info.TensorBytes + 8192);
-        var memory = Mmap(0, length, 3 /* PROT_READ | PROT_WRITE */, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
-        Assert.NotEqual(-1, (long)memory);
-        try
-        {
-            var span = new Span<byte>((void*)memory, (int)length);
-            span.Fill(0x5A);
-            PlantFirstTensor(info, span[64..]);
-            var placement = new WeightPlacement(info, HugePages.AnonymousMappings());
+        using var planted = new PlantedMapping(info);
+        var placement = new WeightPlacement(info, HugePages.AnonymousMappings());
 
-            var found = placement.Find(HugePages.AnonymousMappings(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "m");
+        var found = placement.Find(HugePages.AnonymousMappings(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "m");
 
-            Assert.NotNull(found);
-            Assert.Equal((long)memory + 64, found.Value.Start);
-        }
-        finally
-        {
-            _ = Munmap(memory, length);
-        }
+        Assert.NotNull(found);
+        Assert.Equal(planted.Start + 64, found.Value.Start);
     }
 
     [Fact]
-    public unsafe void FindWeights_NeverTakesItsOwnBuffersForTheWeights_AndWipesThem()
+    public void FindWeights_NeverTakesItsOwnBuffersForTheWeights_AndWipesThem()
     {
         if (!OperatingSystem.IsLinux())
         {
@@ -164,47 +152,67 @@ public sealed class HugePageTests
         }
 
         var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 41 }));
-        nuint length = (nuint)(info.TensorBytes + 8192);
-        var memory = Mmap(0, length, 3 /* PROT_READ | PROT_WRITE */, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
-        Assert.NotEqual(-1, (long)memory);
-        try
+        using var planted = new PlantedMapping(info);
+        var tensor = info.Tensors.First(t => t.ByteSize >= 64);
+        var head = planted.Span.Slice(64, (int)Math.Min(tensor.ByteSize, 4096)).ToArray();
+        (long, long)[] range = [(planted.Start, planted.End)];
+
+        using (var scratch = HugePages.Scratch.For(info))
         {
-            var span = new Span<byte>((void*)memory, (int)length);
-            span.Fill(0x5A);
-            PlantFirstTensor(info, span[64..]);
-            var tensor = info.Tensors.First(t => t.ByteSize >= 64);
-            var head = span.Slice(64, (int)Math.Min(tensor.ByteSize, 4096)).ToArray();
+            Assert.Equal(planted.Start + 64, HugePages.FindWeightsWith(range, info, range, scratch)?.Start);
 
-            using (var scratch = HugePages.Scratch.For(info))
-            {
-                (long, long)[] planted = [((long)memory, (long)memory + (long)length)];
-                Assert.Equal((long)memory + 64, HugePages.FindWeightsWith(planted, info, planted, scratch)?.Start);
-
-                // The search's own buffers now hold the tensor's first bytes (the confirmation read them from the file and
-                // from memory), exactly as the weights do: searched, windows and whole pages, they are still not the weights.
-                Assert.Contains(scratch.Buffers, b => b.AsSpan().IndexOf(head) >= 0);
-                var own = scratch.Buffers.Select(b => ((long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(b, 0), (long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(b, 0) + b.Length)).ToArray();
-                span.Clear();
-                Assert.Null(HugePages.FindWeightsWith(own, info, own, scratch));
-            }
-
-            // The buffers are wiped when the search is done with them (FindWeights disposes its own), so that no later
-            // search finds a stale copy of the weights in freed memory.
-            span.Fill(0x5A);
-            PlantFirstTensor(info, span[64..]);
-            var kept = HugePages.Scratch.For(info);
-            using (kept)
-            {
-                Assert.NotNull(HugePages.FindWeightsWith([((long)memory, (long)memory + (long)length)], info, null, kept));
-                Assert.Contains(kept.Buffers, b => b.AsSpan().IndexOf(head) >= 0);
-            }
-
-            Assert.All(kept.Buffers, b => Assert.Equal(-1, b.AsSpan().IndexOfAnyExcept((byte)0)));
+            // The search's own buffers now hold the tensor's first bytes (the confirmation read them from the file and
+            // from memory), exactly as the weights do: searched, windows and whole pages, they are still not the weights.
+            Assert.Contains(scratch.Buffers, b => b.AsSpan().IndexOf(head) >= 0);
+            var own = scratch.Buffers.Select(b => (Address(b), Address(b) + b.Length)).ToArray();
+            planted.Span.Clear();
+            Assert.Null(HugePages.FindWeightsWith(own, info, own, scratch));
         }
-        finally
+
+        // The buffers are wiped when the search is done with them (FindWeights disposes its own), so that no later
+        // search finds a stale copy of the weights in freed memory.
+        planted.Plant();
+        var kept = HugePages.Scratch.For(info);
+        using (kept)
         {
-            _ = Munmap(memory, length);
+            Assert.NotNull(HugePages.FindWeightsWith(range, info, null, kept));
+            Assert.Contains(kept.Buffers, b => b.AsSpan().IndexOf(head) >= 0);
         }
+
+        Assert.All(kept.Buffers, b => Assert.Equal(-1, b.AsSpan().IndexOfAnyExcept((byte)0)));
+
+        static long Address(byte[] pinned) => (long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(pinned, 0);
+    }
+
+    /// <summary>An anonymous mapping of the model's tensor bytes plus 8 KB, filled with 0x5A, with the model's first tensor planted 64 bytes in (where glibc puts a buffer of its own mapping).</summary>
+    private sealed unsafe class PlantedMapping : IDisposable
+    {
+        private readonly GgufModelInfo _info;
+        private readonly nuint _length;
+
+        public PlantedMapping(GgufModelInfo info)
+        {
+            _info = info;
+            _length = (nuint)(info.TensorBytes + 8192);
+            Start = (long)Mmap(0, _length, 3 /* PROT_READ | PROT_WRITE */, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
+            Assert.NotEqual(-1, Start);
+            Plant();
+        }
+
+        public long Start { get; }
+
+        public long End => Start + (long)_length;
+
+        public Span<byte> Span => new((void*)Start, (int)_length);
+
+        /// <summary>Fills the mapping with 0x5A and plants the first tensor 64 bytes in.</summary>
+        public void Plant()
+        {
+            Span.Fill(0x5A);
+            PlantFirstTensor(_info, Span[64..]);
+        }
+
+        public void Dispose() => _ = Munmap((nint)Start, _length);
     }
 
     /// <summary>
