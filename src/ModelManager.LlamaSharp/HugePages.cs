@@ -138,8 +138,8 @@ internal static partial class HugePages
     /// costs about 0.5 ms per MiB here, so it is given only the ranges that changed during the load. Null when none holds them.
     /// </summary>
     /// <remarks>
-    /// A 32-byte probe finds the candidates; a candidate counts only when the tensor's first 4 KB (all of it when smaller)
-    /// equal the file's, so a stray copy of a few of its bytes (a probe buffer, a freed scratch allocation) is not taken
+    /// A 32-byte probe finds the candidates; a candidate counts only when the tensor's first 4 KB (all of it when smaller),
+    /// and its last 4 KB when it is larger than 8 KB, equal the file's, so a stray copy of a few of its bytes (a probe buffer, a freed scratch allocation) is not taken
     /// for the weights. Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is
     /// mapped, so a range freed meanwhile (another thread's allocation) cannot crash the process.
     /// </remarks>
@@ -265,25 +265,30 @@ internal static partial class HugePages
         }
 
         // Whether the tensor's first 4 KB (all of it when smaller) are at the address, as the file has them, and not in one of the search's own buffers.
+        // A tensor larger than twice that must end with its last 4 KB too, so a copy of a first page alone is not the weights.
         bool Holds(long address, GgufTensorInfo tensor)
         {
             var length = (int)Math.Min(tensor.ByteSize, Confirm);
-            if (scratch.Overlaps(address, length))
+            if (scratch.Overlaps(address, (int)Math.Min(tensor.ByteSize, int.MaxValue)))
             {
                 return false;
             }
 
             try
             {
-                return RandomAccess.Read(file, expected.AsSpan(0, length), info.DataOffset + tensor.Offset) == length
-                    && RandomAccess.Read(memory, actual.AsSpan(0, length), address) == length
-                    && actual.AsSpan(0, length).SequenceEqual(expected.AsSpan(0, length));
+                return Same(address, info.DataOffset + tensor.Offset, length)
+                    && (tensor.ByteSize <= 2 * Confirm || Same(address + tensor.ByteSize - Confirm, info.DataOffset + tensor.Offset + tensor.ByteSize - Confirm, Confirm));
             }
             catch (IOException)
             {
                 return false; // unmapped since
             }
         }
+
+        bool Same(long address, long fileOffset, int length) =>
+            RandomAccess.Read(file, expected.AsSpan(0, length), fileOffset) == length
+            && RandomAccess.Read(memory, actual.AsSpan(0, length), address) == length
+            && actual.AsSpan(0, length).SequenceEqual(expected.AsSpan(0, length));
     }
 
     /// <summary><see cref="FindWeights"/>' buffers: pinned, so their addresses are known, and wiped when disposed.</summary>
