@@ -160,11 +160,13 @@ internal static partial class HugePages
 
         using var file = File.OpenHandle(info.FilePath);
         var signatures = new Dictionary<string, GgufTensorInfo>(StringComparer.Ordinal); // a tensor's first 32 bytes → the tensor
+        var heads = new Dictionary<ulong, GgufTensorInfo>(); // its first 8 bytes, for the page scan (no string per position)
         foreach (var tensor in info.Tensors.Where(t => t.ByteSize >= Probe))
         {
             if (RandomAccess.Read(file, probe, info.DataOffset + tensor.Offset) == Probe && probe.AsSpan().IndexOfAnyExcept(probe[0]) >= 0)
             {
                 signatures.TryAdd(Convert.ToHexString(probe), tensor); // constant runs (zeros) would match anywhere
+                heads.TryAdd(BitConverter.ToUInt64(probe), tensor);
             }
         }
 
@@ -185,13 +187,6 @@ internal static partial class HugePages
                     return Weights(weightsStart, end);
                 }
             }
-        }
-
-        // The page scan looks up each position's first 8 bytes (no string per position); Holds checks the tensor's 4 KB.
-        var heads = new Dictionary<ulong, GgufTensorInfo>();
-        foreach (var (hex, tensor) in signatures)
-        {
-            heads.TryAdd(BitConverter.ToUInt64(Convert.FromHexString(hex)), tensor);
         }
 
         foreach (var (start, end) in scanWhole ?? [])

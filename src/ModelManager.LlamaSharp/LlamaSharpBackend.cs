@@ -70,7 +70,7 @@ internal sealed class LlamaSharpBackend : IModelBackend, IModelInspector
     {
         var info = ReadHeader(model);
         var settings = LlamaSharpModelSettings.From(model, info, _options);
-        var estimate = GgufMemoryEstimator.EstimateParts(info, settings.ContextLength, settings.Parallel, settings.FlashAttention != false);
+        var estimate = GgufMemoryEstimator.EstimateParts(info, settings.ContextLength, settings.Parallel, settings.FlashAttentionOn);
         return model.Capabilities.HasFlag(ModelCapabilities.Embeddings)
             ? new MemoryEstimate([.. estimate.Parts, new MemoryEstimatePart("embedding context", LlamaSharpEmbedder.ContextBytes(info, settings), "a second, one-sequence context for embeddings")])
             : estimate;

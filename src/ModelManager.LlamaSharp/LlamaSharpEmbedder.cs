@@ -40,7 +40,7 @@ internal sealed class LlamaSharpEmbedder : IEmbeddingModelInstance, IDisposable
 
     /// <summary>The bytes the embedding context adds to the model: its KV cache and compute buffers, sized as the chat context's are.</summary>
     public static long ContextBytes(GgufModelInfo info, LlamaSharpModelSettings settings) =>
-        GgufMemoryEstimator.Estimate(info, ContextLength(settings), 1, settings.FlashAttention != false) - info.TensorBytes;
+        GgufMemoryEstimator.Estimate(info, ContextLength(settings), 1, settings.FlashAttentionOn) - info.TensorBytes;
 
     /// <summary>True for GGUFs that are embedding models: a declared pooling type, or an encoder architecture.</summary>
     public static bool IsEmbeddingModel(GgufModelInfo info) =>

@@ -61,7 +61,7 @@ internal sealed class LlamaSharpModel : IModelInstance
         var generator = BatchedGenerator.Create(model.Name, weights, parameters, settings.ContextLength, settings.Parallel, cache, logger);
 
         // Actual bytes: the weights llama.cpp holds, plus the context's KV cache and buffers as sized for this context.
-        var accounted = (long)weights.SizeInBytes + (GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel, settings.FlashAttention != false) - info.TensorBytes);
+        var accounted = (long)weights.SizeInBytes + (GgufMemoryEstimator.Estimate(info, settings.ContextLength, settings.Parallel, settings.FlashAttentionOn) - info.TensorBytes);
         Interlocked.Increment(ref _live);
         // The header's longest token text bounds every decoded piece, without a native call per token (150,000 of them took 7 ms).
         var maxTokenBytes = info.LongestTokenBytes > 0 ? info.LongestTokenBytes : LongestToken(weights);

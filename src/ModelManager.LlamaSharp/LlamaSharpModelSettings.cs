@@ -21,6 +21,9 @@ internal sealed record LlamaSharpModelSettings(int ContextLength, int Parallel, 
     /// <summary>The default of <see cref="LlamaSharpOptions.DefaultContextLength"/>, and the estimate's context when a file declares none.</summary>
     public const int DefaultContextLength = 4096;
 
+    /// <summary>Whether llama.cpp runs flash attention as far as memory goes: <c>auto</c> turns it on for the CPU, so only <c>off</c> holds the attention scores.</summary>
+    public bool FlashAttentionOn => FlashAttention != false;
+
     /// <summary>The model-level keys this backend reads besides the common ones.</summary>
     public static readonly string[] Keys = ["gpu_layers", "threads", "parallel", "load_mode", "chat_template", "prompt_cache", "huge_pages", "flash_attention"];
 
