@@ -139,8 +139,8 @@ internal static partial class HugePages
     /// </summary>
     /// <remarks>
     /// A 32-byte probe finds the candidates; a candidate counts only when the tensor's first 4 KB (all of it when smaller),
-    /// and its last 4 KB when it is larger than 8 KB, equal the file's, so a stray copy of a few of its bytes (a probe buffer, a freed scratch allocation) is not taken
-    /// for the weights. Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is
+    /// and its last 4 KB when it is larger than 8 KB, equal the file's, and the range has room for the weights from there, so a
+    /// stray copy of a few of its bytes (a probe buffer, a freed scratch allocation) is not taken for the weights. Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is
     /// mapped, so a range freed meanwhile (another thread's allocation) cannot crash the process.
     /// </remarks>
     public static (long Start, long End)? FindWeights(IEnumerable<(long Start, long End)> ranges, GgufModelInfo info, IEnumerable<(long Start, long End)>? scanWhole = null)
@@ -182,7 +182,7 @@ internal static partial class HugePages
             // before it (another thread's allocation): look at both places.
             foreach (var windowStart in new[] { start, Math.Max(start, end - info.TensorBytes - slack) }.Distinct())
             {
-                if (FindTensor(windowStart, Math.Min(end, windowStart + slack)) is { } weightsStart)
+                if (FindTensor(windowStart, Math.Min(end, windowStart + slack), end) is { } weightsStart)
                 {
                     return Weights(weightsStart, end);
                 }
@@ -223,7 +223,7 @@ internal static partial class HugePages
                     for (var offset = 0; offset < PageHead; offset += Probe)
                     {
                         var i = (int)(page - blockStart) + offset;
-                        if (i + Probe <= read && heads.TryGetValue(BitConverter.ToUInt64(block, i), out var tensor) && Holds(page + offset, tensor))
+                        if (i + Probe <= read && heads.TryGetValue(BitConverter.ToUInt64(block, i), out var tensor) && Holds(page + offset, tensor, to))
                         {
                             return page + offset;
                         }
@@ -234,8 +234,8 @@ internal static partial class HugePages
             return null;
         }
 
-        // The first 32-byte-aligned address in [from, to) where one of the tensors begins, or null.
-        long? FindTensor(long from, long to)
+        // The first 32-byte-aligned address in [from, to) where one of the tensors begins, or null; the range ends at end.
+        long? FindTensor(long from, long to, long end)
         {
             from = (from + Probe - 1) & ~(long)(Probe - 1);
             int read;
@@ -250,7 +250,7 @@ internal static partial class HugePages
 
             for (var offset = 0; offset + Probe <= read; offset += Probe)
             {
-                if (signatures.TryGetValue(Convert.ToHexString(window, offset, Probe), out var tensor) && Holds(from + offset, tensor))
+                if (signatures.TryGetValue(Convert.ToHexString(window, offset, Probe), out var tensor) && Holds(from + offset, tensor, end))
                 {
                     return from + offset;
                 }
@@ -261,10 +261,12 @@ internal static partial class HugePages
 
         // Whether the tensor's first 4 KB (all of it when smaller) are at the address, as the file has them, and not in one of the search's own buffers.
         // A tensor larger than twice that must end with its last 4 KB too, so a copy of a first page alone is not the weights.
-        bool Holds(long address, GgufTensorInfo tensor)
+        // And the range (ending at end) must have room for the weights from there: a hit lies at most slack past the buffer's
+        // start, so a shorter range holds a copy of some tensors, not the buffer.
+        bool Holds(long address, GgufTensorInfo tensor, long end)
         {
             var length = (int)Math.Min(tensor.ByteSize, Confirm);
-            if (scratch.Overlaps(address, (int)Math.Min(tensor.ByteSize, int.MaxValue)))
+            if (end - address < info.TensorBytes - slack || scratch.Overlaps(address, (int)Math.Min(tensor.ByteSize, int.MaxValue)))
             {
                 return false;
             }

@@ -38,6 +38,12 @@ internal sealed class GgufByteReader
 
     public ModelFormatException Error(string message, long offset) => new(FilePath, message, offset);
 
+    /// <summary>
+    /// Clears the read-ahead buffer, which ends up holding the file's first tensor bytes past the header: left in freed
+    /// memory, whole small tensors there could be taken for the loaded weights by the huge-page search.
+    /// </summary>
+    public void Wipe() => _buffer.AsSpan().Clear();
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public byte ReadByte(string what) => Take(1, what)[0];
 

@@ -88,6 +88,10 @@ internal static partial class GgufReader
             // Defensive: a parsing bug must still surface as a format error, never as a crash.
             throw new ModelFormatException(filePath, $"unexpected {ex.GetType().Name} while parsing GGUF: {ex.Message}", reader.Position, innerException: ex);
         }
+        finally
+        {
+            reader.Wipe();
+        }
     }
 
     private static GgufModelInfo ReadCore(GgufByteReader r)

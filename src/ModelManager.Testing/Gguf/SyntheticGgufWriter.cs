@@ -54,7 +54,9 @@ public static class SyntheticGgufWriter
             Directory.CreateDirectory(directory);
         }
 
-        using (var stream = new FileStream(fullPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20))
+        // Unbuffered (the tensor data goes out in 1 MB chunks anyway): a FileStream buffer would keep the file's last
+        // megabyte, whole tensors at their file positions, in freed memory, where the huge-page search could meet them.
+        using (var stream = new FileStream(fullPath, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0))
         {
             stream.SetLength(layout.Shape.FileBytes);
             stream.Write(layout.Header);
@@ -294,8 +296,19 @@ public static class SyntheticGgufWriter
             throw new PlatformNotSupportedException("The synthetic GGUF writer needs a little-endian machine.");
         }
 
-        const int ChunkFloats = 256 * 1024;
-        var chunk = new float[ChunkFloats];
+        var chunk = new float[256 * 1024];
+        try
+        {
+            WriteTensors(stream, layout, seed, chunk);
+        }
+        finally
+        {
+            chunk.AsSpan().Clear(); // no copy of the weights left behind in freed memory (see Write)
+        }
+    }
+
+    private static void WriteTensors(Stream stream, Layout layout, int seed, float[] chunk)
+    {
         long written = 0;
         for (int t = 0; t < layout.Tensors.Count; t++)
         {
@@ -304,7 +317,7 @@ public static class SyntheticGgufWriter
             long rowLength = tensor.Dims[0];
             for (long done = 0; done < tensor.Elements;)
             {
-                int n = (int)Math.Min(ChunkFloats, tensor.Elements - done);
+                int n = (int)Math.Min(chunk.Length, tensor.Elements - done);
                 var span = chunk.AsSpan(0, n);
                 switch (tensor.Kind)
                 {

@@ -110,6 +110,10 @@ public sealed class HugePageTests
                 Assert.Null(HugePages.FindWeights(range, info)); // between neighbours, only the whole read finds it
             }
 
+            var first = info.Tensors.First(t => t.ByteSize >= 64);
+            (long, long)[] tooShort = [(start, start + neighbour + 64 + first.ByteSize + 4096)];
+            Assert.Null(HugePages.FindWeights(tooShort, info, scanWhole: tooShort)); // the tensor is there, but no room for the weights: a copy
+
             (long, long)[] past = [(start + neighbour + 128, start + length)];
             Assert.Null(HugePages.FindWeights(past, info, scanWhole: past)); // a range without the tensors is not the model's
 
@@ -180,6 +184,90 @@ public sealed class HugePageTests
         }
 
         Assert.All(kept.Buffers, b => Assert.Equal(-1, b.AsSpan().IndexOfAnyExcept((byte)0)));
+
+        static long Address(byte[] pinned) => (long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(pinned, 0);
+    }
+
+    [Fact]
+    public void WritingAndReadingAModel_LeavesNoCopyOfItsTensorsInTheProcess()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc/self/mem is Linux's
+        }
+
+        // The huge-page search tells the loaded weights by their bytes, so any other copy of whole tensors in the process
+        // can mislead it. The synthetic writer (its FileStream buffer and chunk) and the GGUF reader (its read-ahead past
+        // the header) each left some in freed memory; every model a test or the sample synthesizes goes through both.
+        var directory = TestCache.NewScratchDirectory();
+        try
+        {
+            var path = SyntheticGgufWriter.Write(Path.Combine(directory, "m.gguf"), new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 42 });
+            var info = GgufReader.Read(path);
+
+            // The first, a middle and the last tensor that do not begin with a constant run: where the writer's and the reader's buffers end.
+            var tensors = info.Tensors.Where(t => t.ByteSize >= Needle).ToList();
+            var needles = GC.AllocateArray<byte>(3 * Needle, pinned: true);
+            using (var file = File.OpenHandle(path))
+            {
+                var picked = new[] { tensors[0], tensors[tensors.Count / 2], tensors[^1] };
+                for (var i = 0; i < picked.Length; i++)
+                {
+                    Assert.Equal(Needle, RandomAccess.Read(file, needles.AsSpan(i * Needle, Needle), info.DataOffset + picked[i].Offset));
+                    Assert.True(needles.AsSpan(i * Needle, Needle).IndexOfAnyExcept(needles[i * Needle]) >= 0, $"{picked[i].Name} begins with a constant run");
+                }
+            }
+
+            var copies = CopiesOf(needles);
+            Assert.True(copies.Count == 0, $"{copies.Count} copies of the model's tensors in the process's memory: " + string.Join(", ", copies.Take(5)));
+        }
+        finally
+        {
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private const int Needle = 64;
+
+    /// <summary>Where the process's anonymous memory holds one of the <see cref="Needle"/>-byte needles packed in <paramref name="needles"/> (pinned), outside the needles and the scan's own buffer.</summary>
+    private static List<string> CopiesOf(byte[] needles)
+    {
+        const int Chunk = 4 << 20;
+        var buffer = GC.AllocateArray<byte>(Chunk, pinned: true);
+        (long Start, long Length)[] own = [(Address(needles), needles.Length), (Address(buffer), buffer.Length)];
+        var copies = new List<string>();
+        using var memory = File.OpenHandle("/proc/self/mem");
+        foreach (var (start, end) in HugePages.AnonymousMappings())
+        {
+            // Chunks overlap by a needle, so that one across a chunk boundary is seen.
+            for (var at = start; at < end; at += Chunk - Needle)
+            {
+                int read;
+                try
+                {
+                    read = RandomAccess.Read(memory, buffer.AsSpan(0, (int)Math.Min(Chunk, end - at)), at);
+                }
+                catch (IOException)
+                {
+                    break; // unmapped since
+                }
+
+                for (var n = 0; n < needles.Length; n += Needle)
+                {
+                    var span = buffer.AsSpan(0, read);
+                    for (int offset = 0, k; (k = span[offset..].IndexOf(needles.AsSpan(n, Needle))) >= 0; offset += k + 1)
+                    {
+                        var address = at + offset + k;
+                        if (!own.Any(o => address >= o.Start && address < o.Start + o.Length))
+                        {
+                            copies.Add($"needle {n / Needle} at 0x{address:X} (+{address - start} in the {(end - start) >> 10} KB mapping at 0x{start:X})");
+                        }
+                    }
+                }
+            }
+        }
+
+        return copies;
 
         static long Address(byte[] pinned) => (long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(pinned, 0);
     }
