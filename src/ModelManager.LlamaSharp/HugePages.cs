@@ -163,9 +163,9 @@ internal static partial class HugePages
         var heads = new Dictionary<ulong, GgufTensorInfo>(); // its first 8 bytes, for the page scan (no string per position)
         foreach (var tensor in info.Tensors.Where(t => t.ByteSize >= Probe))
         {
-            if (RandomAccess.Read(file, probe, info.DataOffset + tensor.Offset) == Probe && probe.AsSpan().IndexOfAnyExcept(probe[0]) >= 0)
+            if (RandomAccess.Read(file, probe, info.DataOffset + tensor.Offset) == Probe && !Periodic(probe))
             {
-                signatures.TryAdd(Convert.ToHexString(probe), tensor); // constant runs (zeros) would match anywhere
+                signatures.TryAdd(Convert.ToHexString(probe), tensor);
                 heads.TryAdd(BitConverter.ToUInt64(probe), tensor);
             }
         }
@@ -286,6 +286,24 @@ internal static partial class HugePages
             RandomAccess.Read(file, expected.AsSpan(0, length), fileOffset) == length
             && RandomAccess.Read(memory, actual.AsSpan(0, length), address) == length
             && actual.AsSpan(0, length).SequenceEqual(expected.AsSpan(0, length));
+    }
+
+    /// <summary>
+    /// Whether <paramref name="probe"/> repeats with a period of 16 bytes or less: zeros, a run of one value (1.0f norm
+    /// weights, an f16 constant) or of a few. Such bytes fill memory everywhere (other models' weights among it), so they
+    /// cannot tell a buffer apart.
+    /// </summary>
+    internal static bool Periodic(ReadOnlySpan<byte> probe)
+    {
+        for (var period = 1; period <= 16; period++)
+        {
+            if (probe[period..].SequenceEqual(probe[..^period]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary><see cref="FindWeights"/>' buffers: pinned, so their addresses are known, and wiped when disposed.</summary>
