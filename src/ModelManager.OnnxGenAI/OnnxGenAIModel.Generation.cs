@@ -79,11 +79,11 @@ internal sealed partial class OnnxGenAIModel
             try
             {
                 Produce(prompt, options, guidance, maxLength, limitReason, end, channel.Writer, stop.Token, cancellationToken);
-                produced.SetResult();
+                return produced.SetResult;
             }
             catch (Exception e)
             {
-                produced.SetException(e); // seen by the consumer's finally, as a task's exception would be
+                return () => produced.SetException(e); // seen by the consumer's finally, as a task's exception would be
             }
         });
         var producer = produced.Task;

@@ -12,9 +12,11 @@ internal sealed partial class OnnxGenAIModel
     /// </remarks>
     private sealed class GenerationThreads(string modelName, int maxThreads)
     {
-        private readonly Queue<Action> _work = new();
+        private readonly Queue<Func<Action>> _work = new();
         private int _threads;
-        private int _waiting;
+
+        /// <summary>Threads not running work: waiting, about to wait, or started and not yet running.</summary>
+        private int _idle;
         private bool _completed;
 
         /// <summary>Generation threads alive now.</summary>
@@ -29,24 +31,29 @@ internal sealed partial class OnnxGenAIModel
             }
         }
 
-        /// <summary>Runs <paramref name="work"/> on an idle generation thread, a new one if none is idle and fewer than the maximum run, else on the first to finish.</summary>
-        /// <remarks><paramref name="work"/> must not throw: nothing observes it.</remarks>
-        public void Run(Action work)
+        /// <summary>
+        /// Runs <paramref name="work"/> on an idle generation thread, a new one if none is idle and fewer than the maximum
+        /// run, else on the first to finish; then, once that thread counts as idle again, the action the work returned.
+        /// </summary>
+        /// <remarks>
+        /// The work returns its completion instead of signalling it, so that a caller who runs its next generation as soon as it
+        /// hears of the last one finds the thread idle, instead of starting a second (the thread had not yet counted itself
+        /// idle). Neither <paramref name="work"/> nor the action it returns may throw: nothing observes them.
+        /// </remarks>
+        public void Run(Func<Action> work)
         {
             lock (_work)
             {
                 ObjectDisposedException.ThrowIf(_completed, this);
                 _work.Enqueue(work);
-                if (_waiting > 0)
-                {
-                    _waiting--; // counted off here, so a second Run before the woken thread runs wakes (or starts) another
-                    Monitor.Pulse(_work);
-                }
-                else if (_threads < maxThreads)
+                if (_work.Count > _idle && _threads < maxThreads)
                 {
                     _threads++;
+                    _idle++;
                     new Thread(Loop) { IsBackground = true, Name = $"ModelManager onnx {modelName}" }.Start();
                 }
+
+                Monitor.PulseAll(_work); // a few threads at most; an idle thread not yet waiting sees the queue before it waits
             }
         }
 
@@ -64,7 +71,7 @@ internal sealed partial class OnnxGenAIModel
         {
             while (true)
             {
-                Action work;
+                Func<Action> work;
                 lock (_work)
                 {
                     while (_work.Count == 0)
@@ -72,17 +79,24 @@ internal sealed partial class OnnxGenAIModel
                         if (_completed)
                         {
                             _threads--;
+                            _idle--;
                             return;
                         }
 
-                        _waiting++;
                         Monitor.Wait(_work);
                     }
 
                     work = _work.Dequeue();
+                    _idle--;
                 }
 
-                work();
+                var done = work();
+                lock (_work)
+                {
+                    _idle++;
+                }
+
+                done();
             }
         }
     }

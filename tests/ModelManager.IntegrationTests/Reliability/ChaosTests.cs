@@ -47,6 +47,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
 
         // Warm the native libraries so that their one-time memory is not counted as a leak.
         ProcessMemory.FixMallocThreshold();
+        var ogaReferences = OgaRuntime.References; // what earlier tests' managers still hold, if any: not this run's to release
         await WarmUpAsync(Json((int)limitMb, 3));
         var baseline = Rss();
 
@@ -79,6 +80,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             rss_after_first_half_mb = afterFirst / 1048576,
             rss_after_second_half_mb = afterSecond / 1048576,
             managed_heap_mb = GC.GetTotalMemory(forceFullCollection: true) / 1048576,
+            oga_references_before = ogaReferences,
             threads = Status("Threads:"),
         };
         var report = JsonSerializer.Serialize(summary, Indented);
@@ -90,7 +92,14 @@ public sealed class ChaosTests(ITestOutputHelper output)
         Assert.True(total > seconds * 16, $"only {total} operations in {seconds} s");
         Assert.True(first.Http.ByStatus.GetValueOrDefault(200) > 0 && second.Http.ByStatus.GetValueOrDefault(200) > 0, "no HTTP request succeeded in a phase");
         Assert.Equal(0, LlamaSharpModel.LiveCount);
-        Assert.False(OgaRuntime.IsRunning, "OgaHandle must be shut down once the container is disposed");
+        // A generation's native objects go when its producer thread lets them go, which may follow the lease by a moment.
+        for (var waited = 0; OgaRuntime.References != ogaReferences && waited < 10_000; waited += 20)
+        {
+            await Task.Delay(20); // a hang bound only
+        }
+
+        Assert.True(OgaRuntime.References == ogaReferences, $"{OgaRuntime.References} ONNX runtime references after the run, {ogaReferences} before it: the run leaked a model or a backend");
+        Assert.Equal(ogaReferences > 0, OgaRuntime.IsRunning); // OgaHandle shut down once the last reference went
         Assert.True(afterSecond - afterFirst < 32L * 1048576,
             $"RSS grew from {afterFirst / 1048576} MB to {afterSecond / 1048576} MB across a second chaos phase: a leak proportional to work");
         Assert.True(afterFirst - baseline < 192L * 1048576, $"RSS {baseline / 1048576} MB before, {afterFirst / 1048576} MB after the first phase");
