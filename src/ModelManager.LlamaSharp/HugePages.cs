@@ -138,10 +138,12 @@ internal static partial class HugePages
     /// costs about 0.5 ms per MiB here, so it is given only the ranges that changed during the load. Null when none holds them.
     /// </summary>
     /// <remarks>
-    /// A 32-byte probe finds the candidates; a candidate counts only when the tensor's first 4 KB (all of it when smaller),
-    /// and its last 4 KB when it is larger than 8 KB, equal the file's, and the range has room for the weights from there, so a
-    /// stray copy of a few of its bytes (a probe buffer, a freed scratch allocation) is not taken for the weights. Memory is read through <c>/proc/self/mem</c>, which fails with an I/O error where nothing is
-    /// mapped, so a range freed meanwhile (another thread's allocation) cannot crash the process.
+    /// A 32-byte probe finds the candidates (probes that repeat, such as 1.0f norm weights, are not used:
+    /// <see cref="Periodic"/>); a candidate counts only when the tensor's first 4 KB (all of it when smaller), and its last
+    /// 4 KB when it is larger than 8 KB, equal the file's, and the range has room for the weights from there, so a stray copy
+    /// of some of its bytes (a probe buffer, a freed scratch allocation) is not taken for the weights. Memory is read through
+    /// <c>/proc/self/mem</c>, which fails with an I/O error where nothing is mapped, so a range freed meanwhile (another
+    /// thread's allocation) cannot crash the process.
     /// </remarks>
     public static (long Start, long End)? FindWeights(IEnumerable<(long Start, long End)> ranges, GgufModelInfo info, IEnumerable<(long Start, long End)>? scanWhole = null)
     {
