@@ -144,7 +144,27 @@ public sealed class HugePageTests
         var found = placement.Find(HugePages.AnonymousMappings(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "m");
 
         Assert.NotNull(found);
-        Assert.True(planted.Start + 64 == found.Value.Start, $"found 0x{found.Value.Start:X}, planted 0x{planted.Start + 64:X}: " + Describe(info, found.Value.Start));
+        Assert.True(planted.Weights == found.Value.Start, $"found 0x{found.Value.Start:X}, planted 0x{planted.Weights:X}: " + Describe(info, found.Value.Start));
+    }
+
+    [Fact]
+    public void Find_FindsTheWeights_InTheMiddleOfAMappingWhoseBoundsTheLoadDidNotChange()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // /proc/self/maps is Linux's
+        }
+
+        // The buffer took exactly the addresses of another model's, freed during the load, between the same neighbours:
+        // the merged mapping's bounds are as they were, and the weights begin 1 MB into it, far from both ends.
+        var info = GgufReader.Read(TestCache.Model(new SyntheticGgufOptions { TargetBytes = 3_000_000, Seed = 44 }));
+        using var planted = new PlantedMapping(info, lead: 1 << 20);
+        var placement = new WeightPlacement(info, HugePages.AnonymousMappings());
+
+        var found = placement.Find(HugePages.AnonymousMappings(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "m");
+
+        Assert.NotNull(found);
+        Assert.True(planted.Weights == found.Value.Start, $"found 0x{found.Value.Start:X}, planted 0x{planted.Weights:X}: " + Describe(info, found.Value.Start));
     }
 
     /// <summary>What lies at <paramref name="address"/>: its mapping and which of the model's tensors begins there (a failing test's diagnosis).</summary>
@@ -343,32 +363,41 @@ public sealed class HugePageTests
         static long Address(byte[] pinned) => (long)System.Runtime.InteropServices.Marshal.UnsafeAddrOfPinnedArrayElement(pinned, 0);
     }
 
-    /// <summary>An anonymous mapping of the model's tensor bytes plus 8 KB, filled with 0x5A, with the model's first tensor planted 64 bytes in (where glibc puts a buffer of its own mapping).</summary>
+    /// <summary>
+    /// An anonymous mapping of the model's tensor bytes plus 8 KB, and <c>lead</c> bytes on each side, filled with 0x5A, with
+    /// the model's first tensor planted 64 bytes past the lead (where glibc puts a buffer of its own mapping).
+    /// </summary>
     private sealed unsafe class PlantedMapping : IDisposable
     {
         private readonly GgufModelInfo _info;
         private readonly nuint _length;
 
-        public PlantedMapping(GgufModelInfo info)
+        public PlantedMapping(GgufModelInfo info, long lead = 0)
         {
             _info = info;
-            _length = (nuint)(info.TensorBytes + 8192);
+            Lead = lead;
+            _length = (nuint)(info.TensorBytes + 8192 + (2 * lead));
             Start = (long)Mmap(0, _length, 3 /* PROT_READ | PROT_WRITE */, 0x22 /* MAP_PRIVATE | MAP_ANONYMOUS */, -1, 0);
             Assert.NotEqual(-1, Start);
             Plant();
         }
 
+        public long Lead { get; }
+
         public long Start { get; }
 
         public long End => Start + (long)_length;
 
+        /// <summary>Where the planted tensor begins.</summary>
+        public long Weights => Start + Lead + 64;
+
         public Span<byte> Span => new((void*)Start, (int)_length);
 
-        /// <summary>Fills the mapping with 0x5A and plants the first tensor 64 bytes in.</summary>
+        /// <summary>Fills the mapping with 0x5A and plants the first tensor 64 bytes past the lead.</summary>
         public void Plant()
         {
             Span.Fill(0x5A);
-            PlantFirstTensor(_info, Span[64..]);
+            PlantFirstTensor(_info, Span[(int)(Lead + 64)..]);
         }
 
         public void Dispose() => _ = Munmap((nint)Start, _length);
