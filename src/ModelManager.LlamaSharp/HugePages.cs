@@ -135,7 +135,7 @@ internal static partial class HugePages
     /// as the file has it. When no range has them there, the ranges of <paramref name="scanWhole"/> are read whole, looking
     /// near the start of every page (<see cref="PageHead"/>): the buffer's own mapping can lie inside a larger range when the
     /// kernel merged it with neighbours on both sides, in addresses another mapping held when the load began. That read
-    /// costs about 0.5 ms per MiB here, so it is given only the ranges that changed during the load. Null when none holds them.
+    /// costs about 0.5 ms per MiB here, so it comes last, and the caller lists the ranges that changed during the load first. Null when none holds them.
     /// </summary>
     /// <remarks>
     /// A 32-byte probe finds the candidates (probes that repeat, such as 1.0f norm weights, are not used:

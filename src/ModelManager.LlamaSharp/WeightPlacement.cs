@@ -102,7 +102,7 @@ internal sealed class WeightPlacement(GgufModelInfo info, List<(long Start, long
                     .Concat(large)
                     .Distinct(),
                 info,
-                scanWhole: large.Where(m => !unchanged.Contains(m)).Concat(large.Where(unchanged.Contains)));
+                scanWhole: large.OrderBy(unchanged.Contains)); // changed first (a stable sort keeps address order)
 
             if (found is null)
             {
