@@ -85,6 +85,8 @@ public sealed class UnloadTests
     public async Task CallerCancellation_IsAnOperationCanceledException_NotAnUnload()
     {
         var (m, _) = FromJson(Config(100, Fake("a", 10, parameters: "\"token_delay_ms\": 20, \"max_tokens\": 10000")));
+        // Loaded first, so that the cancellation lands in the generation and not in a load a slow start-up is still running.
+        await m.LoadModelAsync("a");
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(100));
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => m.GetModel("a").GenerateAsync("x", cancellationToken: cts.Token));
         Assert.Equal(ModelState.Ready, m.GetModelStats()["a"].State);
