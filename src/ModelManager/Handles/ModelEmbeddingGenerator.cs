@@ -45,7 +45,11 @@ internal sealed class ModelEmbeddingGenerator : IEmbeddingGenerator<string, Embe
 
         for (var attempt = 0; ; attempt++)
         {
-            var lease = await _model.BeginCallAsync(chain, cancellationToken).ConfigureAwait(false);
+            if (!_model.TryBeginCall(chain, out var lease))
+            {
+                lease = await _model.BeginCallAsync(chain, cancellationToken).ConfigureAwait(false);
+            }
+
             var entry = lease.Entry;
             var descriptor = entry.Descriptor;
             ModelUnavailableException? unavailable = null;

@@ -6,9 +6,10 @@ namespace ModelManager.Benchmarks.Micro;
 
 /// <summary>The warm path of every call on a loaded model, against the floor the style guide sets for it.</summary>
 /// <remarks>
-/// Manager: <c>GetModel</c> (a frozen-dictionary lookup and a cached handle), then the lease every call takes
-/// (<c>AcquireChainAsync</c> → <c>TryAcquireFast</c>: one Interlocked add for the lease and access counts, state read) and
-/// its <c>Release</c> (a <c>CoarseClock</c> stamp, Interlocked decrement). Floor: a <see cref="ConcurrentDictionary{TKey,TValue}"/> lookup plus an
+/// Manager: <c>GetModel</c> (a frozen-dictionary lookup and a cached handle), then what every handle call does around the
+/// backend: <c>TryBeginCall</c> (the lease, <c>TryAcquireFast</c>: one Interlocked add for the lease and access counts and a
+/// state read; then the call's admission against <c>max_queue</c>: one compare-exchange) and <c>EndCall</c> (an Interlocked
+/// decrement for the admission; the lease's <c>Release</c>: a <c>CoarseClock</c> stamp, an Interlocked decrement). Floor: a <see cref="ConcurrentDictionary{TKey,TValue}"/> lookup plus an
 /// Interlocked increment and decrement. The 8-thread variants run the same cycle on 8 dedicated threads at once, either all
 /// on one model or each on its own; their time is wall time over all operations, i.e. the inverse of aggregate throughput.
 /// The breakdown category shows where the manager's time goes.
@@ -133,13 +134,16 @@ public class WarmPathBenchmarks : IDisposable
         return Interlocked.Decrement(ref entry.Count);
     }
 
-    /// <summary>What every <c>GenerateAsync</c>/chat call does before and after it reaches the backend.</summary>
+    /// <summary>What every <c>GenerateAsync</c>/chat/embedding call does before and after it reaches the backend: the handle, its chain, the call's lease and admission, and their end.</summary>
     private bool ManagerCycle(string name)
     {
         var handle = (ModelHandle)_manager.GetModel(name);
-        var acquire = _manager.AcquireChainAsync(handle.Chain, CancellationToken.None);
-        var lease = acquire.IsCompletedSuccessfully ? acquire.Result : acquire.AsTask().GetAwaiter().GetResult();
-        _manager.Release(lease.Entry);
+        if (!handle.TryBeginCall(handle.Chain, out var lease))
+        {
+            lease = handle.BeginCallAsync(handle.Chain, CancellationToken.None).AsTask().GetAwaiter().GetResult();
+        }
+
+        handle.EndCall(lease);
         return lease.CallToken.CanBeCanceled;
     }
 

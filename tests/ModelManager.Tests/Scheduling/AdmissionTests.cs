@@ -29,6 +29,34 @@ public sealed class AdmissionTests
     }
 
     [Fact]
+    public async Task CallsThatWaitedForTheLoad_AreAdmittedUpToMaxQueue_AndTheRestRefusedHoldingNothing()
+    {
+        // Every call arrives before the model is Ready, so each is admitted (or refused) on the slow path, after the load.
+        var (m, _) = FromJson(Config(100, Fake("a", 1, extra: "\"max_queue\": 2", parameters: "\"load_delay_ms\": 300, \"token_delay_ms\": 200, \"max_tokens\": 10")), TimeProvider.System);
+        var model = m.GetModel("a");
+        var calls = Enumerable.Range(0, 3).Select(_ => model.GenerateAsync("one two")).ToList();
+
+        var outcomes = await Task.WhenAll(calls.Select(async c =>
+        {
+            try
+            {
+                return await c;
+            }
+            catch (ModelBusyException e)
+            {
+                return $"busy {e.Calls}/{e.MaxQueue}";
+            }
+        }));
+
+        Assert.Single(outcomes, o => o == "busy 2/2");
+        Assert.Equal(2, outcomes.Count(o => o == FakeModelInstance.Expected("a", "one two", 10)));
+        var stats = m.GetModelStats()["a"];
+        Assert.Equal(1, stats.BusyCount);
+        Assert.Equal(0, stats.ActiveCalls);
+        Assert.Equal(0, stats.ActiveLeases);
+    }
+
+    [Fact]
     public async Task MaxQueueZero_AdmitsEveryCall()
     {
         var (m, _) = FromJson(Config(100, Fake("a", 1, extra: "\"max_queue\": 0", parameters: "\"token_delay_ms\": 20, \"max_tokens\": 2")));
