@@ -244,11 +244,15 @@ internal sealed class ModelHandle : ILanguageModel
         return true;
     }
 
-    /// <summary>Leases the first model of <paramref name="chain"/> that loads and admits one call on it; the caller ends it with <see cref="EndCall"/>.</summary>
+    /// <summary>
+    /// After <see cref="TryBeginCall"/> failed: leases the first model of <paramref name="chain"/> that loads (waiting for
+    /// its load, or falling back) and admits one call on it; the caller ends it with <see cref="EndCall"/>. Its fast lease is
+    /// not tried again; a model that became Ready meanwhile is leased under its entry's lock.
+    /// </summary>
     /// <exception cref="ModelBusyException">The model already holds its <c>max_queue</c> calls.</exception>
     internal async ValueTask<InstanceLease> BeginCallAsync(ModelEntry[] chain, CancellationToken cancellationToken)
     {
-        var lease = await _manager.AcquireChainAsync(chain, cancellationToken).ConfigureAwait(false);
+        var lease = await _manager.AcquireChainSlowAsync(chain, cancellationToken).ConfigureAwait(false);
         Admit(lease);
         return lease;
     }

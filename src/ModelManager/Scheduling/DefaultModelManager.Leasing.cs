@@ -67,7 +67,8 @@ internal sealed partial class DefaultModelManager
         return AcquireChainSlowAsync(chain, cancellationToken);
     }
 
-    private async ValueTask<InstanceLease> AcquireChainSlowAsync(ModelEntry[] chain, CancellationToken cancellationToken)
+    /// <summary>The part of <see cref="AcquireChainAsync"/> after its first model's fast lease failed (for callers that tried <see cref="TryAcquireFast"/> themselves).</summary>
+    internal async ValueTask<InstanceLease> AcquireChainSlowAsync(ModelEntry[] chain, CancellationToken cancellationToken)
     {
         if (chain.Length == 1)
         {

@@ -78,7 +78,7 @@ public class WarmPathBenchmarks : IDisposable
     [BenchmarkCategory("1 thread")]
     public long Floor() => FloorCycle(ModelName);
 
-    [Benchmark(Description = "manager: GetModel + lease + release")]
+    [Benchmark(Description = "manager: GetModel + call (lease, admission, release)")]
     [BenchmarkCategory("1 thread")]
     public bool Manager() => ManagerCycle(ModelName);
 
@@ -94,7 +94,7 @@ public class WarmPathBenchmarks : IDisposable
     [BenchmarkCategory("8 threads, one model")]
     public void FloorShared() => _gang!.Run(_floorShared, OpsPerThread);
 
-    [Benchmark(OperationsPerInvoke = Threads * OpsPerThread, Description = "manager: GetModel + lease + release")]
+    [Benchmark(OperationsPerInvoke = Threads * OpsPerThread, Description = "manager: GetModel + call (lease, admission, release)")]
     [BenchmarkCategory("8 threads, one model")]
     public void ManagerShared() => _gang!.Run(_managerShared, OpsPerThread);
 
@@ -102,7 +102,7 @@ public class WarmPathBenchmarks : IDisposable
     [BenchmarkCategory("8 threads, a model each")]
     public void FloorOwn() => _gang!.Run(_floorOwn, OpsPerThread);
 
-    [Benchmark(OperationsPerInvoke = Threads * OpsPerThread, Description = "manager: GetModel + lease + release")]
+    [Benchmark(OperationsPerInvoke = Threads * OpsPerThread, Description = "manager: GetModel + call (lease, admission, release)")]
     [BenchmarkCategory("8 threads, a model each")]
     public void ManagerOwn() => _gang!.Run(_managerOwn, OpsPerThread);
 
